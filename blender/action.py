@@ -1,0 +1,81 @@
+"""Write solved rotations into a NEW Action, in bulk, on Blender 4.2 LTS through 5.x.
+
+The only place that knows about Blender's two animation APIs: 4.4+ slotted actions (required from
+5.0, where `Action.fcurves` is gone) and the legacy per-action F-curve list of 4.2/4.3.
+"""
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+SLOTTED = "slots" in bpy.types.Action.bl_rna.properties
+
+
+def new_action(obj, name: str):
+    """A fresh Action assigned to obj; the previous one stays in bpy.data, untouched (fake user kept)."""
+    if obj.animation_data is None:
+        obj.animation_data_create()
+    previous = obj.animation_data.action
+    if previous is not None and not previous.use_fake_user:
+        previous.use_fake_user = True  # never lose the user's action when we replace it
+    action = bpy.data.actions.new(name)
+    if not SLOTTED:
+        action.id_root = "OBJECT"
+    obj.animation_data.action = action
+    if SLOTTED and obj.animation_data.action_slot is None:
+        slot = action.slots.new(id_type="OBJECT", name=obj.name)
+        obj.animation_data.action_slot = slot
+    return action
+
+
+def _fcurve(action, obj, data_path: str, index: int, group: str):
+    if SLOTTED:
+        return action.fcurve_ensure_for_datablock(obj, data_path, index=index, group_name=group)
+    fc = action.fcurves.find(data_path, index=index)
+    return fc or action.fcurves.new(data_path, index=index, action_group=group)
+
+
+def write_curves(action, obj, data_path: str, frames: np.ndarray, values: np.ndarray, group: str) -> None:
+    """values (T, N): N F-curves (indices 0..N-1) keyed at `frames`, with keyframe_points.add + foreach_set."""
+    frames = np.asarray(frames, dtype=np.float32)
+    linear = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
+    for index in range(values.shape[1]):
+        fc = _fcurve(action, obj, data_path, index, group)
+        points = fc.keyframe_points
+        if len(points):
+            points.clear()
+        points.add(len(frames))
+        co = np.empty(2 * len(frames), dtype=np.float32)
+        co[0::2] = frames
+        co[1::2] = values[:, index]
+        points.foreach_set("co", co)
+        points.foreach_set("interpolation", np.full(len(frames), linear, dtype=np.int32))
+        fc.update()
+
+
+def key_rotations(action, obj, rotations: dict[str, np.ndarray], frame_start: int) -> list[str]:
+    """Key each pose bone's rotation (quaternion, or Euler in the bone's own mode); returns bone names."""
+    from mathutils import Quaternion
+
+    keyed = []
+    for name, quats in rotations.items():
+        pbone = obj.pose.bones.get(name)
+        if pbone is None:
+            continue
+        frames = frame_start + np.arange(len(quats))
+        mode = pbone.rotation_mode
+        if mode == "QUATERNION":
+            write_curves(action, obj, f'pose.bones["{name}"].rotation_quaternion', frames, quats, name)
+        elif mode == "AXIS_ANGLE":
+            values = np.array([Quaternion(q).to_axis_angle() for q in quats], dtype=object)
+            aa = np.array([[a, *axis] for axis, a in values], dtype=np.float64)
+            write_curves(action, obj, f'pose.bones["{name}"].rotation_axis_angle', frames, aa, name)
+        else:
+            eulers, prev = [], None
+            for q in quats:
+                e = Quaternion(q).to_euler(mode, prev) if prev is not None else Quaternion(q).to_euler(mode)
+                eulers.append(tuple(e))
+                prev = e
+            write_curves(action, obj, f'pose.bones["{name}"].rotation_euler', frames, np.array(eulers), name)
+        keyed.append(name)
+    return keyed

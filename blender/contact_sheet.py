@@ -1,0 +1,83 @@
+"""A picture to check a capture by eye: per chosen frame, the video with the detected 2D skeleton
+beside the rig's evaluated pose at the same frame (front view, person's left in blue)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..capture.landmarks import NAMES, SKELETON
+from ..capture.track import PoseTrack
+from ..capture.video import VideoSource
+
+LEFT, RIGHT, MID = (255, 128, 0), (0, 96, 255), (60, 200, 60)  # BGR: left blue, right orange-red
+
+
+def _draw_landmarks(img, track: PoseTrack, row: int):
+    import cv2
+
+    if not track.detected[row]:
+        cv2.putText(img, "no person", (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 255), 3)
+        return
+    h, w = img.shape[:2]
+    pts = track.image_landmarks[row, :, :2] * (w, h)
+    for a, b in SKELETON:
+        sides = {NAMES[a].split("_")[0], NAMES[b].split("_")[0]}
+        colour = LEFT if sides == {"left"} else RIGHT if sides == {"right"} else MID
+        cv2.line(img, tuple(int(v) for v in pts[a]), tuple(int(v) for v in pts[b]), colour, 4, cv2.LINE_AA)
+
+
+def _rig_panel(segments: list[tuple[np.ndarray, np.ndarray, str]], size: tuple[int, int], bounds) -> np.ndarray:
+    import cv2
+
+    w, h = size
+    img = np.full((h, w, 3), 40, np.uint8)
+    (x0, z0), (x1, z1) = bounds
+    scale = 0.9 * min(w / max(x1 - x0, 1e-6), h / max(z1 - z0, 1e-6))
+    cx, cz = (x0 + x1) / 2, (z0 + z1) / 2
+
+    def px(p):  # front view: looking along +Y at the figure, so the figure's left (+X) is on image right
+        return int(w / 2 + (p[0] - cx) * scale), int(h / 2 - (p[2] - cz) * scale)
+
+    for head, tail, name in segments:
+        colour = LEFT if name.endswith(".L") else RIGHT if name.endswith(".R") else MID
+        cv2.line(img, px(head), px(tail), colour, 4, cv2.LINE_AA)
+    return img
+
+
+def contact_sheet(context, obj, track: PoseTrack, path: str, frame_start: int, count: int = 6,
+                  height: int = 480) -> str:
+    """Write a PNG with `count` evenly spaced frames: video + landmarks | rig pose."""
+    import cv2
+
+    rows = np.unique(np.linspace(0, len(track) - 1, count).round().astype(int))
+    scene = context.scene
+    bones = [b.name for b in obj.data.bones if b.use_deform or b.parent is None]
+    poses = {}
+    for row in rows:
+        scene.frame_set(frame_start + int(row))
+        mw = np.array(obj.matrix_world)
+        poses[row] = [((mw @ np.append(obj.pose.bones[n].head, 1))[:3], (mw @ np.append(obj.pose.bones[n].tail, 1))[:3], n)
+                      for n in bones]
+    allp = np.array([p for segs in poses.values() for h, t, _ in segs for p in (h, t)])
+    bounds = ((allp[:, 0].min(), allp[:, 2].min()), (allp[:, 0].max(), allp[:, 2].max()))
+    tiles = []
+    with VideoSource(track.source) as video:
+        wanted = {track.first_frame + int(r): int(r) for r in rows}
+        for index, frame in video.frames(min(wanted), max(wanted) + 1):
+            if index not in wanted:
+                continue
+            row = wanted[index]
+            frame = frame.copy()
+            _draw_landmarks(frame, track, row)
+            scale = height / frame.shape[0]
+            frame = cv2.resize(frame, (int(frame.shape[1] * scale), height))
+            rig = _rig_panel(poses[row], (int(height * 0.6), height), bounds)
+            tile = np.hstack([frame, rig])
+            cv2.putText(tile, f"video frame {index}", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2)
+            tiles.append(tile)
+    cols = 3
+    while len(tiles) % cols:
+        tiles.append(np.zeros_like(tiles[0]))
+    sheet = np.vstack([np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)])
+    if not cv2.imwrite(path, sheet):
+        raise OSError(f"Cannot write {path}")
+    return path

@@ -1,0 +1,132 @@
+"""Run the BlazePose GHUM landmarker (MediaPipe Tasks API, VIDEO mode) over a video → `PoseTrack`."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import Cancelled, ModelError, NoPersonError, VideoError
+from .models import DEFAULT_VARIANT, resolve_model
+from .track import PoseTrack
+from .video import VideoSource
+
+ProgressFn = Callable[[int, int, float], None]  # (frames done, frames total, frames per second)
+
+
+class Landmarker:
+    """One MediaPipe PoseLandmarker in VIDEO mode. Timestamps must increase strictly: we ensure it."""
+
+    def __init__(self, model_path: Path, min_detection_confidence: float = 0.5,
+                 min_tracking_confidence: float = 0.5):
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(model_path)),
+            running_mode=vision.RunningMode.VIDEO, num_poses=1,
+            min_pose_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence)
+        try:
+            self._impl = vision.PoseLandmarker.create_from_options(options)
+        except Exception as exc:
+            raise ModelError(f"Cannot load model {model_path}: {exc}. Choose a valid pose_landmarker .task "
+                             f"file or rebuild with 'make models'.") from None
+        self._last_ts = -1
+
+    def __enter__(self) -> "Landmarker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._impl is not None:
+            self._impl.close()
+            self._impl = None
+
+    def detect(self, frame_bgr: np.ndarray, timestamp_ms: int):
+        """→ (world (33,3), image (33,3), visibility (33,), presence (33,)) or None when nobody is found."""
+        import cv2
+        import mediapipe as mp
+
+        ts = max(int(timestamp_ms), self._last_ts + 1)
+        self._last_ts = ts
+        rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB) if frame_bgr.ndim == 3 else cv2.cvtColor(
+            frame_bgr, cv2.COLOR_GRAY2RGB)  # SRGB only: a gray image crashes inference
+        result = self._impl.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), ts)
+        if not result.pose_landmarks:
+            return None
+        world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks[0]], np.float32)
+        image = np.array([(p.x, p.y, p.z) for p in result.pose_landmarks[0]], np.float32)
+        vis = np.array([p.visibility if p.visibility is not None else np.nan for p in result.pose_landmarks[0]],
+                       np.float32)
+        pres = np.array([p.presence if p.presence is not None else np.nan for p in result.pose_landmarks[0]],
+                        np.float32)
+        return world, image, vis, pres
+
+
+def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, start: int | None = None,
+                  stop: int | None = None, progress: ProgressFn | None = None,
+                  should_cancel: Callable[[], bool] | None = None, keep_partial: bool = False,
+                  require_person: bool = True) -> PoseTrack:
+    """Detect the person in video frames [start, stop) and return the track.
+
+    Frames are streamed: only the landmark arrays grow with the clip length. If `should_cancel`
+    returns True the capture stops; the partial track is returned when `keep_partial`, else Cancelled.
+    """
+    task = resolve_model(model, model_path)
+    with VideoSource(video_path) as video:
+        info = video.info
+        first, last = video.resolve_range(start, stop)
+        total = max(last - first, 0) if last else 0
+        track = PoseTrack.empty(total, info.fps, (info.width, info.height), info.path,
+                                Path(task).stem.replace("pose_landmarker_", "") if model_path is None
+                                else str(task), first)
+        done = 0
+        stopped_early = False
+        t0 = time.perf_counter()
+        with Landmarker(task) as landmarker:
+            for index, frame in video.frames(first, last):
+                if should_cancel is not None and should_cancel():
+                    stopped_early = True
+                    break
+                row = index - first
+                if row >= len(track):  # the container under-reported its length
+                    track = _grow(track, max(row + 1, 2 * len(track)))
+                ts = int(round(index * 1000.0 / info.fps))
+                track.timestamps_ms[row] = ts
+                found = landmarker.detect(frame, ts)
+                if found is not None:
+                    (track.world_landmarks[row], track.image_landmarks[row],
+                     track.visibility[row], track.presence[row]) = found
+                    track.detected[row] = True
+                done = row + 1
+                if progress is not None:
+                    elapsed = time.perf_counter() - t0
+                    progress(done, max(total, done), done / elapsed if elapsed > 0 else 0.0)
+    if stopped_early and not keep_partial:
+        raise Cancelled("Capture cancelled; nothing was kept.")
+    if done == 0:
+        raise VideoError(f"No frames could be decoded from {info.path} in the range {first}:{last}. "
+                         f"Check the file and the frame range.")
+    if done < total and not stopped_early:
+        track.extra["truncated_at"] = first + done  # the video ended before its stated length
+    if done < len(track):
+        extra = track.extra
+        track = track.sliced(0, done)
+        track.extra = extra
+    if stopped_early:
+        track.extra["cancelled"] = True
+    if require_person and not track.detected.any():
+        raise NoPersonError(f"No person was found in any of the {done} frames of {Path(info.path).name}. "
+                            f"Use a video where one person is fully visible.")
+    return track
+
+
+def _grow(track: PoseTrack, frames: int) -> PoseTrack:
+    bigger = PoseTrack.empty(frames, track.fps, track.frame_size, track.source, track.model, track.first_frame)
+    n = len(track)
+    for key in ("world_landmarks", "image_landmarks", "visibility", "presence", "detected", "timestamps_ms"):
+        getattr(bigger, key)[:n] = getattr(track, key)
+    return bigger

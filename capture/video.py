@@ -1,0 +1,147 @@
+"""Video decoding with OpenCV: metadata, frame ranges, and phone-video rotation applied by us.
+
+OpenCV 4.x ignores the rotation flag of phone videos while 5.x applies it; we switch OpenCV's own
+rotation off and rotate every frame ourselves, so the result is the same whatever the version.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import VideoError
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".mts")
+
+
+def _cv2():
+    import cv2
+    return cv2
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    width: int          # after rotation
+    height: int         # after rotation
+    fps: float
+    frame_count: int    # as reported by the container (may be an estimate)
+    rotation: int       # degrees clockwise applied to each decoded frame: 0, 90, 180 or 270
+
+    @property
+    def duration_s(self) -> float:
+        return self.frame_count / self.fps if self.fps else 0.0
+
+
+def parse_frame_range(text: str | None) -> tuple[int | None, int | None]:
+    """'A:B' → (A, B): video frames A (inclusive) to B (exclusive), 0-based; either side may be empty."""
+    if text in (None, "", ":"):
+        return None, None
+    if ":" not in text:
+        raise ValueError(f"frame range '{text}' must look like A:B (for example 0:120)")
+    a, b = text.split(":", 1)
+    try:
+        start = int(a) if a.strip() else None
+        stop = int(b) if b.strip() else None
+    except ValueError:
+        raise ValueError(f"frame range '{text}' must hold whole numbers, like 0:120") from None
+    if (start is not None and start < 0) or (stop is not None and stop < 0):
+        raise ValueError(f"frame range '{text}' must not be negative")
+    if start is not None and stop is not None and stop <= start:
+        raise ValueError(f"frame range '{text}' is empty: the end must be after the start")
+    return start, stop
+
+
+class VideoSource:
+    """An opened video. Use as a context manager; iterate with `frames(start, stop)`."""
+
+    def __init__(self, path):
+        cv2 = _cv2()
+        self.path = str(path)
+        if not os.path.exists(self.path):
+            raise VideoError(f"Video not found: {self.path}. Check the path.")
+        if os.path.isdir(self.path):
+            raise VideoError(f"{self.path} is a folder, not a video file. Choose a video file.")
+        self._cap = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
+        if not self._cap.isOpened():
+            self._cap.release()
+            raise VideoError(f"Cannot open {self.path} as a video (not a video, or a codec OpenCV cannot "
+                             f"decode). Convert it to H.264 MP4 and try again.")
+        cap = self._cap
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+        height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        if width <= 0 or height <= 0 or not (0 < fps < 10000):
+            cap.release()
+            raise VideoError(f"{self.path} has no readable video stream (size {width}x{height}, fps {fps:g}). "
+                             f"Choose a video file.")
+        # Our rotation, not OpenCV's: read the flag, switch auto-rotation off, remember what is left to do.
+        rotation = int(round(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)) % 360
+        auto = cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0) is False and bool(cap.get(cv2.CAP_PROP_ORIENTATION_AUTO))
+        self._rotate = 0 if auto else rotation
+        if rotation in (90, 270):
+            width, height = height, width
+        self.info = VideoInfo(self.path, width, height, fps, count, rotation)
+        self._position = 0
+
+    def __enter__(self) -> "VideoSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+    def resolve_range(self, start: int | None, stop: int | None) -> tuple[int, int | None]:
+        count = self.info.frame_count
+        start = 0 if start is None else start
+        if stop is None or (count and stop > count):
+            stop = count or None  # None: read to the end (the container did not say how long it is)
+        if count and start >= count:
+            raise VideoError(f"Frame range starts at {start} but {Path(self.path).name} has only {count} "
+                             f"frames (0..{count - 1}). Choose a start below {count}.")
+        return start, stop
+
+    def _oriented(self, frame: np.ndarray) -> np.ndarray:
+        cv2 = _cv2()
+        if self._rotate == 90:
+            return cv2.rotate(frame, cv2.ROTATE_90_CLOCKWISE)
+        if self._rotate == 180:
+            return cv2.rotate(frame, cv2.ROTATE_180)
+        if self._rotate == 270:
+            return cv2.rotate(frame, cv2.ROTATE_90_COUNTERCLOCKWISE)
+        return frame
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (video frame index, BGR frame) for start <= index < stop, streamed one at a time.
+
+        Stops early when the video ends (the container's count can be wrong); `self.last_read` tells
+        the last frame index decoded.
+        """
+        cap = self._cap
+        if self._position > start:
+            cap.set(_cv2().CAP_PROP_POS_FRAMES, 0)
+            self._position = 0
+        while self._position < start:
+            if not cap.grab():
+                return
+            self._position += 1
+        while stop is None or self._position < stop:
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                return
+            index = self._position
+            self._position += 1
+            yield index, self._oriented(frame)
+
+
+def probe(path) -> VideoInfo:
+    with VideoSource(path) as video:
+        return video.info

@@ -1,0 +1,165 @@
+"""Headless video mocap: VIDEO → landmarks → keyframed armature → .blend / .fbx / .bvh / .png.
+
+    .venv/bin/python cli.py VIDEO [--model lite|full|heavy] [--rig metarig] [--frames A:B]
+                         [--landmarks OUT.npz] [--out OUT.fbx|OUT.bvh|OUT.blend|OUT.png]...
+
+VIDEO may also be a landmark cache (.npz) written by --landmarks: capture is then skipped.
+Output frame i (scene frame 1 + i) is video frame A + i; one key per processed video frame;
+the scene fps is the video's, so BVH frame time = 1 / video fps. Progress goes to stderr; any
+error ends with a one-line message and a non-zero exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+PACKAGE = "video_mocap"
+OUTPUT_TYPES = (".fbx", ".bvh", ".blend", ".png")
+EXIT_USAGE, EXIT_ERROR = 2, 1
+
+
+def load_package():
+    """The repository root is the extension package; import it under a fixed name."""
+    if PACKAGE not in sys.modules:
+        spec = importlib.util.spec_from_file_location(PACKAGE, ROOT / "__init__.py",
+                                                      submodule_search_locations=[str(ROOT)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[PACKAGE] = module
+        spec.loader.exec_module(module)
+    return sys.modules[PACKAGE]
+
+
+def parse_args(argv):
+    from video_mocap.capture.models import VARIANTS
+    from video_mocap.retarget.rig import PRESETS
+
+    ap = argparse.ArgumentParser(prog="cli.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("video", help="video file, or a landmark cache .npz")
+    ap.add_argument("--model", default="full", help=f"one of {', '.join(VARIANTS)} (default full)")
+    ap.add_argument("--model-file", help="a pose_landmarker .task file to use instead of the built one")
+    ap.add_argument("--rig", default="metarig", help=f"target rig preset: {', '.join(PRESETS)}")
+    ap.add_argument("--frames", help="video frames A:B (A inclusive, B exclusive, 0-based)")
+    ap.add_argument("--landmarks", help="write the landmark cache (.npz) here")
+    ap.add_argument("--out", action="append", default=[], help="output file; repeat for several")
+    ap.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    args = ap.parse_args(argv)
+    if args.model not in VARIANTS:
+        ap.error(f"unknown model '{args.model}': choose one of {', '.join(VARIANTS)}")
+    if args.rig not in PRESETS:
+        ap.error(f"unknown rig preset '{args.rig}': choose one of {', '.join(PRESETS)}")
+    for out in args.out:
+        if Path(out).suffix.lower() not in OUTPUT_TYPES:
+            ap.error(f"--out {out}: unsupported type; use {', '.join(OUTPUT_TYPES)}")
+    if args.landmarks and not args.landmarks.endswith(".npz"):
+        ap.error("--landmarks must end in .npz")
+    return args
+
+
+class Progress:
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.last = 0.0
+
+    def __call__(self, done, total, fps):
+        now = time.monotonic()
+        if self.quiet or (now - self.last < 0.5 and done < total):
+            return
+        self.last = now
+        eta = (total - done) / fps if fps > 0 else 0
+        print(f"\rcapture {done}/{total} frames  {fps:5.1f} fps  ETA {eta:4.0f} s", end="", file=sys.stderr,
+              flush=True)
+        if done >= total:
+            print(file=sys.stderr)
+
+    def say(self, text):
+        if not self.quiet:
+            print(text, file=sys.stderr, flush=True)
+
+
+def run(args) -> int:
+    from video_mocap.capture.errors import CaptureError
+    from video_mocap.capture.landmarker import capture_video
+    from video_mocap.capture.track import PoseTrack, TrackError
+    from video_mocap.capture.video import parse_frame_range
+
+    progress = Progress(args.quiet)
+    try:
+        start, stop = parse_frame_range(args.frames)
+    except ValueError as exc:
+        raise CaptureError(str(exc)) from None
+    if args.video.endswith(".npz"):
+        try:
+            track = PoseTrack.load(args.video)
+        except TrackError as exc:
+            raise CaptureError(str(exc)) from None
+        if start is not None or stop is not None:
+            track = track.sliced((start or track.first_frame) - track.first_frame,
+                                 (stop or track.first_frame + len(track)) - track.first_frame)
+    else:
+        track = capture_video(args.video, args.model, args.model_file, start, stop, progress=progress)
+        if "truncated_at" in track.extra:
+            progress.say(f"warning: the video stopped decoding at frame {track.extra['truncated_at']}; "
+                         f"kept the {len(track)} frames before it")
+    progress.say(f"person found in {track.detected.sum()}/{len(track)} frames")
+    if args.landmarks:
+        track.save(args.landmarks)
+        progress.say(f"wrote {args.landmarks}")
+    if args.out:
+        bake_and_export(track, args, progress)
+    return 0
+
+
+def bake_and_export(track, args, progress) -> None:
+    import bpy
+
+    from video_mocap.blender.apply import apply_track
+    from video_mocap.blender.armature import add_metarig
+    from video_mocap.blender.contact_sheet import contact_sheet
+    from video_mocap.blender.export import export_bvh, export_fbx
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    context = bpy.context
+    obj = add_metarig(context)
+    result = apply_track(context, obj, track, args.rig)
+    progress.say(f"keyed {len(result.keyed_bones)} bones, frames {result.frame_start}-{result.frame_end} "
+                 f"into action '{result.action.name}'")
+    if result.filled_frames:
+        progress.say(f"warning: no person in {result.filled_frames} frames; the nearest detected pose is held")
+    for out in args.out:
+        out_abs = os.path.abspath(out)
+        os.makedirs(os.path.dirname(out_abs), exist_ok=True)
+        ext = Path(out).suffix.lower()
+        if ext == ".fbx":
+            export_fbx(context, obj, out_abs)
+        elif ext == ".bvh":
+            export_bvh(context, obj, out_abs, result.frame_start, result.frame_end)
+        elif ext == ".png":
+            contact_sheet(context, obj, track, out_abs, result.frame_start)
+        elif ext == ".blend":
+            context.scene.frame_set(result.frame_start)
+            bpy.ops.wm.save_as_mainfile(filepath=out_abs, check_existing=False)
+        progress.say(f"wrote {out}")
+
+
+def main(argv=None) -> int:
+    load_package()
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from video_mocap.blender_errors import USER_ERRORS
+
+    try:
+        return run(args)
+    except USER_ERRORS as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("\nerror: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

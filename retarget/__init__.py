@@ -1,0 +1,1 @@
+"""`PoseTrack` + bone map + rest pose → per-frame bone rotations. numpy only; never imports bpy."""

@@ -1,0 +1,159 @@
+"""Body-part frames from 33 landmarks, and the rest pose read as landmarks.
+
+`part_frames(P)` builds, for each posed role, an orthonormal frame from landmark positions
+(Blender axes). The bone direction is exact (joint to joint); the twist comes from a semantic
+reference (elbow/knee bend, hand across, foot plane, hip/shoulder/ear lines), blended toward a
+body-based fallback when the reference vanishes (a straight limb), so it never flips at random.
+
+The same construction is applied to the armature's rest pose, read as landmarks by
+`rest_landmarks()`. A bone's posed orientation is then   R_pose = G(frame) · G(rest)ᵀ · R_rest,
+which depends neither on the rest pose (T, A, relaxed) nor on bone rolls.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..capture.landmarks import INDEX as I
+from .rig import RestPose
+from .rotations import frame, normalize, reject
+
+BEND_FALLBACK = 0.25  # weight of the body-based twist reference against the bend (sin of bend angle)
+
+
+def _mid(P, a, b):
+    return (P[..., I[a], :] + P[..., I[b], :]) / 2
+
+
+def _p(P, name):
+    return P[..., I[name], :]
+
+
+def body_axes(P: np.ndarray):
+    """(left, up, forward) unit vectors of the torso: left from the hip line, up hips → shoulders."""
+    up = normalize(_mid(P, "left_shoulder", "right_shoulder") - _mid(P, "left_hip", "right_hip"))
+    left_hips = _p(P, "left_hip") - _p(P, "right_hip")
+    forward = normalize(np.cross(left_hips, up))
+    left = np.cross(up, forward)
+    return left, up, forward
+
+
+def _limb_ref(primary, bend, fallback):
+    """Twist reference: the bend direction (length sin θ) plus a small body-based fallback."""
+    axis = normalize(primary)
+    return reject(normalize(bend), axis) + BEND_FALLBACK * normalize(reject(fallback, axis))
+
+
+def part_frames(P: np.ndarray) -> dict[str, np.ndarray]:
+    """Frames (…,3,3) for every posed role from landmarks P (…,33,3) in Blender axes."""
+    left, up, forward = body_axes(P)
+    mid_hip = _mid(P, "left_hip", "right_hip")
+    mid_sh = _mid(P, "left_shoulder", "right_shoulder")
+    ear_line = _p(P, "left_ear") - _p(P, "right_ear")
+    head_c = _mid(P, "left_ear", "right_ear")
+    face_fwd = _p(P, "nose") - head_c
+    frames = {
+        "hips": frame(mid_sh - mid_hip, _p(P, "left_hip") - _p(P, "right_hip")),
+        "chest": frame(mid_sh - mid_hip, _p(P, "left_shoulder") - _p(P, "right_shoulder")),
+        "neck": frame(head_c - mid_sh, ear_line),
+        "head": frame(np.cross(face_fwd, ear_line), ear_line),
+    }
+    for side, s in (("L", "left"), ("R", "right")):
+        sh, el, wr = _p(P, f"{s}_shoulder"), _p(P, f"{s}_elbow"), _p(P, f"{s}_wrist")
+        index, pinky = _p(P, f"{s}_index"), _p(P, f"{s}_pinky")
+        across = index - pinky  # toward the thumb side, for either hand
+        hip, knee, ankle = _p(P, f"{s}_hip"), _p(P, f"{s}_knee"), _p(P, f"{s}_ankle")
+        heel, toe = _p(P, f"{s}_heel"), _p(P, f"{s}_foot_index")
+        foot_fwd = toe - heel
+        frames[f"upper_arm.{side}"] = frame(el - sh, _limb_ref(el - sh, wr - el, forward))
+        frames[f"forearm.{side}"] = frame(wr - el, across)
+        frames[f"hand.{side}"] = frame((index + pinky) / 2 - wr, across)
+        frames[f"thigh.{side}"] = frame(knee - hip, _limb_ref(knee - hip, -(ankle - knee), foot_fwd))
+        frames[f"shin.{side}"] = frame(ankle - knee, foot_fwd)
+        frames[f"foot.{side}"] = frame(toe - ankle, ankle - heel)
+    return frames
+
+
+def rest_landmarks(rest: RestPose, bone_map: dict[str, str]) -> np.ndarray:
+    """The rest pose as 33 landmarks (armature space), for the roles the rig has.
+
+    Joints come from bone heads/tails; what a rig does not model (face, finger knuckles without
+    finger bones, heels) comes from a canonical human scaled to the rig, oriented by its torso.
+    """
+    P = np.full((33, 3), np.nan)
+    bone = {role: rest.bones[name] for role, name in bone_map.items() if name in rest.bones}
+
+    def put(name, value):
+        P[I[name]] = value
+
+    for side, s in (("L", "left"), ("R", "right")):
+        if f"upper_arm.{side}" in bone:
+            put(f"{s}_shoulder", bone[f"upper_arm.{side}"].head)
+            put(f"{s}_elbow", bone[f"upper_arm.{side}"].tail)
+        if f"forearm.{side}" in bone:
+            put(f"{s}_elbow", bone[f"forearm.{side}"].head)
+            put(f"{s}_wrist", bone[f"forearm.{side}"].tail)
+        if f"hand.{side}" in bone:
+            put(f"{s}_wrist", bone[f"hand.{side}"].head)
+        if f"thigh.{side}" in bone:
+            put(f"{s}_hip", bone[f"thigh.{side}"].head)
+            put(f"{s}_knee", bone[f"thigh.{side}"].tail)
+        if f"shin.{side}" in bone:
+            put(f"{s}_knee", bone[f"shin.{side}"].head)
+            put(f"{s}_ankle", bone[f"shin.{side}"].tail)
+        if f"foot.{side}" in bone:
+            put(f"{s}_ankle", bone[f"foot.{side}"].head)
+            put(f"{s}_foot_index", bone[f"foot.{side}"].tail)
+        if f"toe.{side}" in bone:
+            put(f"{s}_foot_index", bone[f"toe.{side}"].tail)
+    hips = bone["hips"]
+    # Torso fallbacks for rigs without arms or legs.
+    for s, sign in (("left", 1.0), ("right", -1.0)):
+        if np.isnan(P[I[f"{s}_hip"]]).any():
+            put(f"{s}_hip", hips.head + sign * np.array([0.1, 0.0, 0.0]))
+    if np.isnan(P[I["left_shoulder"]]).any() or np.isnan(P[I["right_shoulder"]]).any():
+        top = bone["chest"].tail if "chest" in bone else hips.head + np.array([0, 0, 0.5])
+        put("left_shoulder", top + np.array([0.18, 0, 0]))
+        put("right_shoulder", top - np.array([0.18, 0, 0]))
+    left, up, forward = body_axes(P)
+    torso = float(np.linalg.norm(_mid(P, "left_shoulder", "right_shoulder") - _mid(P, "left_hip", "right_hip")))
+    scale = torso / 0.5  # canonical adult: 0.5 m from mid-hip to mid-shoulder
+
+    # Hands: knuckles from finger bones when present, else thumb-forward palms.
+    for side, s in (("L", "left"), ("R", "right")):
+        if f"hand.{side}" in bone:
+            hand = bone[f"hand.{side}"]
+            idx = bone.get(f"index.{side}")
+            pky = bone.get(f"pinky.{side}")
+            if idx is not None and pky is not None:
+                put(f"{s}_index", idx.head)
+                put(f"{s}_pinky", pky.head)
+            else:
+                half = 0.04 * scale * normalize(reject(forward, normalize(hand.tail - hand.head)))
+                put(f"{s}_index", hand.tail + half)
+                put(f"{s}_pinky", hand.tail - half)
+        if f"foot.{side}" in bone:
+            ankle = P[I[f"{s}_ankle"]]
+            if f"heel.{side}" in bone:
+                heel_bone = bone[f"heel.{side}"]
+                put(f"{s}_heel", (heel_bone.head + heel_bone.tail) / 2)
+            else:
+                toe = P[I[f"{s}_foot_index"]]
+                ground = min(ankle[2], toe[2]) if toe[2] < ankle[2] else ankle[2] - 0.08 * scale
+                heel = ankle - 0.05 * scale * forward
+                heel[2] = ground
+                put(f"{s}_heel", heel)
+    # Face: a canonical head on the head bone (ears on a line across, nose in front, level).
+    if all(r in bone for r in ("ear.L", "ear.R", "nose")):  # a rig with a face: use it (bone heads)
+        put("left_ear", bone["ear.L"].head)
+        put("right_ear", bone["ear.R"].head)
+        put("nose", bone["nose"].head)
+    elif "head" in bone:
+        head = bone["head"]
+        head_up = normalize(head.tail - head.head)
+        fwd = normalize(reject(forward, head_up))
+        lft = np.cross(head_up, fwd)
+        centre = head.head + 0.4 * head.length * head_up
+        put("left_ear", centre + 0.075 * scale * lft)
+        put("right_ear", centre - 0.075 * scale * lft)
+        put("nose", centre + scale * (0.1 * fwd - 0.03 * head_up))  # the nose sits a little below the ears
+    return P

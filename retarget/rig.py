@@ -1,0 +1,95 @@
+"""An armature's rest data (read from Blender by a thin adapter, or built in tests) and bone maps."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Roles the solver knows. Torso: hips → (spine bones) → chest → neck → head.
+ROLES = (
+    "hips", "chest", "neck", "head",
+    "upper_arm.L", "forearm.L", "hand.L", "upper_arm.R", "forearm.R", "hand.R",
+    "thigh.L", "shin.L", "foot.L", "toe.L", "thigh.R", "shin.R", "foot.R", "toe.R",
+    # Optional helpers for a better rest-pose reading (not posed directly).
+    "index.L", "pinky.L", "index.R", "pinky.R", "heel.L", "heel.R", "ear.L", "ear.R", "nose",
+)
+POSED_ROLES = ROLES[:18]
+
+# The Rigify human metarig (bpy.ops.object.armature_human_metarig_add), names unchanged.
+METARIG = {
+    "hips": "spine", "chest": "spine.003", "neck": "spine.004", "head": "spine.006",
+    "upper_arm.L": "upper_arm.L", "forearm.L": "forearm.L", "hand.L": "hand.L",
+    "upper_arm.R": "upper_arm.R", "forearm.R": "forearm.R", "hand.R": "hand.R",
+    "thigh.L": "thigh.L", "shin.L": "shin.L", "foot.L": "foot.L", "toe.L": "toe.L",
+    "thigh.R": "thigh.R", "shin.R": "shin.R", "foot.R": "foot.R", "toe.R": "toe.R",
+    "index.L": "f_index.01.L", "pinky.L": "f_pinky.01.L", "index.R": "f_index.01.R", "pinky.R": "f_pinky.01.R",
+    "heel.L": "heel.02.L", "heel.R": "heel.02.R", "ear.L": "ear.L", "ear.R": "ear.R", "nose": "nose.001",
+}
+PRESETS = {"metarig": METARIG}
+
+
+class RigError(ValueError):
+    pass
+
+
+@dataclass
+class RestBone:
+    name: str
+    parent: str | None
+    matrix: np.ndarray   # 4x4 rest matrix in armature space (Blender's bone.matrix_local)
+    head: np.ndarray     # armature space
+    tail: np.ndarray
+
+    @property
+    def rotation(self) -> np.ndarray:
+        return self.matrix[:3, :3]
+
+    @property
+    def length(self) -> float:
+        return float(np.linalg.norm(self.tail - self.head))
+
+
+@dataclass
+class RestPose:
+    bones: dict[str, RestBone] = field(default_factory=dict)  # parents before children
+
+    def chain(self, child: str, ancestor: str) -> list[str]:
+        """Bones strictly between ancestor and child on child's parent path, ancestor-side first."""
+        path, name = [], self.bones[child].parent
+        while name is not None and name != ancestor:
+            path.append(name)
+            name = self.bones[name].parent
+        if name != ancestor:
+            raise RigError(f"'{ancestor}' is not a parent of '{child}'")
+        return path[::-1]
+
+    def ordered(self) -> list[str]:
+        """Bone names with every parent before its children."""
+        done: list[str] = []
+        seen: set[str] = set()
+
+        def visit(name):
+            if name in seen:
+                return
+            parent = self.bones[name].parent
+            if parent is not None and parent in self.bones:
+                visit(parent)
+            seen.add(name)
+            done.append(name)
+
+        for name in self.bones:
+            visit(name)
+        return done
+
+
+def resolve_bone_map(rest: RestPose, bone_map: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Keep the roles whose bones exist; return (usable map, roles that are missing)."""
+    unknown = [r for r in bone_map if r not in ROLES]
+    if unknown:
+        raise RigError(f"Unknown role(s) in bone map: {', '.join(unknown)}")
+    usable = {role: bone for role, bone in bone_map.items() if bone in rest.bones}
+    missing = [role for role in POSED_ROLES if role not in usable]
+    if "hips" not in usable:
+        raise RigError("The armature has no hips bone in the bone map, so it cannot be posed. "
+                       "Pick a humanoid armature or edit the bone map.")
+    return usable, missing

@@ -1,0 +1,102 @@
+"""Vectorised rotation maths on stacks of 3x3 matrices and (w, x, y, z) quaternions. numpy only."""
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-9
+
+
+def normalize(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.maximum(n, EPS)
+
+
+def reject(v: np.ndarray, axis_unit: np.ndarray) -> np.ndarray:
+    """The part of v perpendicular to the unit vector axis_unit (not normalised)."""
+    return v - np.sum(v * axis_unit, axis=-1, keepdims=True) * axis_unit
+
+
+def frame(primary: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Orthonormal right-handed frame (…,3,3) with columns (x, y, z): y along `primary`,
+    x along the part of `reference` perpendicular to it, z = x × y."""
+    y = normalize(primary)
+    x = normalize(reject(reference, y))
+    z = np.cross(x, y)
+    return np.stack([x, y, z], axis=-1)
+
+
+def matrix_to_quaternion(m: np.ndarray) -> np.ndarray:
+    """Rotation matrices (…,3,3) → unit quaternions (…,4) as (w, x, y, z), w >= 0."""
+    m = np.asarray(m, dtype=np.float64)
+    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
+    # Four candidate magnitudes; take the largest for numerical stability.
+    cand = np.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], -1)
+    best = np.argmax(cand, axis=-1)
+    s = np.sqrt(np.maximum(np.take_along_axis(cand, best[..., None], -1)[..., 0], EPS)) * 2  # 4·|component|
+    q = np.empty(m.shape[:-2] + (4,))
+    w = best == 0
+    q[w] = np.stack([s[w] / 4, (m[w][:, 2, 1] - m[w][:, 1, 2]) / s[w], (m[w][:, 0, 2] - m[w][:, 2, 0]) / s[w],
+                     (m[w][:, 1, 0] - m[w][:, 0, 1]) / s[w]], -1)
+    x = best == 1
+    q[x] = np.stack([(m[x][:, 2, 1] - m[x][:, 1, 2]) / s[x], s[x] / 4, (m[x][:, 0, 1] + m[x][:, 1, 0]) / s[x],
+                     (m[x][:, 0, 2] + m[x][:, 2, 0]) / s[x]], -1)
+    y = best == 2
+    q[y] = np.stack([(m[y][:, 0, 2] - m[y][:, 2, 0]) / s[y], (m[y][:, 0, 1] + m[y][:, 1, 0]) / s[y], s[y] / 4,
+                     (m[y][:, 1, 2] + m[y][:, 2, 1]) / s[y]], -1)
+    z = best == 3
+    q[z] = np.stack([(m[z][:, 1, 0] - m[z][:, 0, 1]) / s[z], (m[z][:, 0, 2] + m[z][:, 2, 0]) / s[z],
+                     (m[z][:, 1, 2] + m[z][:, 2, 1]) / s[z], s[z] / 4], -1)
+    q = normalize(q)
+    return np.where(q[..., :1] < 0, -q, q)
+
+
+def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
+    q = normalize(np.asarray(q, dtype=np.float64))
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+    ], -2)
+
+
+def make_continuous(q: np.ndarray) -> np.ndarray:
+    """Flip signs along axis 0 (frames) so consecutive quaternions lie in the same hemisphere:
+    interpolating between keys then never takes the long way round."""
+    q = np.array(q, dtype=np.float64, copy=True)
+    if len(q) < 2:
+        return q
+    dots = np.sum(q[1:] * q[:-1], axis=-1)
+    flips = np.cumsum(dots < 0, axis=0) % 2 == 1
+    q[1:][flips] *= -1
+    return q
+
+
+def slerp(q0: np.ndarray, q1: np.ndarray, t: float) -> np.ndarray:
+    q0 = normalize(q0)
+    q1 = normalize(q1)
+    dot = np.sum(q0 * q1, axis=-1, keepdims=True)
+    q1 = np.where(dot < 0, -q1, q1)
+    dot = np.abs(dot)
+    theta = np.arccos(np.clip(dot, -1.0, 1.0))
+    sin = np.sin(theta)
+    small = sin < 1e-6
+    a = np.where(small, 1 - t, np.sin((1 - t) * theta) / np.where(small, 1, sin))
+    b = np.where(small, t, np.sin(t * theta) / np.where(small, 1, sin))
+    return normalize(a * q0 + b * q1)
+
+
+def slerp_matrices(m0: np.ndarray, m1: np.ndarray, t: float) -> np.ndarray:
+    return quaternion_to_matrix(slerp(matrix_to_quaternion(m0), matrix_to_quaternion(m1), t))
+
+
+def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle in degrees between vectors (…,3)."""
+    cos = np.sum(normalize(a) * normalize(b), axis=-1)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def rotation_angle(m: np.ndarray) -> np.ndarray:
+    """Angle in degrees of rotation matrices (…,3,3)."""
+    tr = np.trace(m, axis1=-2, axis2=-1)
+    return np.degrees(np.arccos(np.clip((tr - 1) / 2, -1.0, 1.0)))

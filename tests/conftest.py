@@ -1,0 +1,45 @@
+"""Test set-up: the repository root is the extension package; import it as `video_mocap`.
+
+bpy writes into the user's Blender folder unless told otherwise: point it at a temporary one.
+"""
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="mocap-blender-user-"))
+
+
+def load_package(name: str = "video_mocap"):
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "__init__.py",
+                                                      submodule_search_locations=[str(ROOT)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+load_package()
+
+SHARED = ROOT.parent / "shared" / "data" / "pose2sim_demo"
+SAMPLE = ROOT / "samples" / "cam01.mp4"
+FULL_MODEL = ROOT / "models" / "pose_landmarker_full.task"
+
+
+@pytest.fixture(scope="session")
+def sample_video():
+    if not SAMPLE.exists():
+        pytest.fail(f"{SAMPLE} missing: 'make test' fetches it (make sample)")
+    return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def full_model():
+    if not FULL_MODEL.exists():
+        pytest.fail(f"{FULL_MODEL} missing: 'make test' builds it (make models)")
+    return FULL_MODEL

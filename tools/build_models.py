@@ -1,0 +1,130 @@
+"""Build the three BlazePose GHUM `.task` bundles (lite, full, heavy) for the MediaPipe Tasks API.
+
+Reproducible and offline after the first fetch:
+1. `npm pack @mediapipe/pose@<exact version>` (Apache-2.0) into the cache, sha256-verified.
+2. Every tflite taken from it is sha256-verified.
+3. Image-input normalisation metadata is added to each landmark model (RGB, mean 0, std 255) and to
+   the pose detector (mean 127.5, std 127.5, as in Google's own bundle) with
+   mediapipe 0.10.21's `metadata_writers` (mediapipe 1.x ships them without their native part), so this
+   script runs in the build venv (`make models` creates it).
+4. Landmark model + pose detector are bundled into `pose_landmarker_<variant>.task`, a 4-byte-aligned
+   stored zip with fixed timestamps, so the bytes are identical on every build.
+5. Each built bundle is checked against the sha256 recorded in `tools/models.lock.json`.
+
+Usage: python tools/build_models.py [--out models] [--cache .cache] [--record]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCK = Path(__file__).with_name("models.lock.json")
+VARIANTS = ("lite", "full", "heavy")
+DETECTOR_MEMBER = "package/pose_solution_packed_assets.data"  # the pose_detection.tflite, byte for byte
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fetch_npm_package(lock: dict, cache: Path) -> bytes:
+    name, version = lock["npm_package"], lock["npm_version"]
+    tgz = cache / f"{name.strip('@').replace('/', '-')}-{version}.tgz"
+    if not tgz.exists() or sha256(tgz.read_bytes()) != lock["npm_tgz_sha256"]:
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(["npm", "pack", f"{name}@{version}", "--silent", "--pack-destination", tmp],
+                           check=True, stdout=subprocess.DEVNULL)
+            (packed,) = Path(tmp).glob("*.tgz")
+            shutil.move(str(packed), tgz)
+    data = tgz.read_bytes()
+    if sha256(data) != lock["npm_tgz_sha256"]:
+        raise SystemExit(f"sha256 mismatch for {tgz}: got {sha256(data)}, expected {lock['npm_tgz_sha256']}")
+    return data
+
+
+def read_members(tgz: bytes, lock: dict) -> dict[str, bytes]:
+    wanted = dict(lock["tflite_sha256"])
+    out = {}
+    with tarfile.open(fileobj=io.BytesIO(tgz), mode="r:gz") as tar:
+        for member, digest in wanted.items():
+            data = tar.extractfile(member).read()
+            if sha256(data) != digest:
+                raise SystemExit(f"sha256 mismatch for {member}")
+            out[member] = data
+    return out
+
+
+def add_image_metadata(model: bytes, mean: float, std: float) -> bytes:
+    """Attach RGB image-input metadata with the normalisation the graph expects (what the Tasks API reads)."""
+    from mediapipe.tasks.python.metadata.metadata_writers import metadata_info, metadata_writer
+
+    writer = metadata_writer.MetadataWriter.create(model)
+    writer.add_image_input(norm_mean=[mean], norm_std=[std],
+                           color_space_type=metadata_info._metadata_fb.ColorSpaceType.RGB)
+    model, _ = writer.populate()
+    return model
+
+
+def bundle(files: dict[str, bytes]) -> bytes:
+    """MediaPipe's aligned stored zip (members 4-byte aligned for memory mapping), fixed timestamps."""
+    from mediapipe.tasks.python.metadata.metadata_writers.model_asset_bundle_utils import AlignZipFile
+
+    buf = io.BytesIO()
+    with AlignZipFile(buf, mode="w", alignment=4) as zf:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def build(out: Path, cache: Path, record: bool = False) -> dict[str, str]:
+    lock = json.loads(LOCK.read_text())
+    members = read_members(fetch_npm_package(lock, cache), lock)
+    detector = add_image_metadata(members[DETECTOR_MEMBER], 127.5, 127.5)  # input in [-1, 1]
+    out.mkdir(parents=True, exist_ok=True)
+    built = {}
+    for variant in VARIANTS:
+        landmark = add_image_metadata(members[f"package/pose_landmark_{variant}.tflite"], 0.0, 255.0)  # [0, 1]
+        task = bundle({"pose_detector.tflite": detector, "pose_landmarks_detector.tflite": landmark})
+        digest = sha256(task)
+        name = f"pose_landmarker_{variant}.task"
+        expected = lock.get("task_sha256", {}).get(name)
+        if not record and expected != digest:
+            raise SystemExit(f"built {name} has sha256 {digest}, lock file records {expected}")
+        target = out / name
+        if not target.exists() or sha256(target.read_bytes()) != digest:
+            tmp = target.with_suffix(".task.tmp")
+            tmp.write_bytes(task)
+            os.replace(tmp, target)
+        built[name] = digest
+        print(f"{name}: {len(task) / 1e6:.1f} MB sha256 {digest}", file=sys.stderr)
+    if record:
+        lock["task_sha256"] = built
+        LOCK.write_text(json.dumps(lock, indent=2) + "\n")
+    return built
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "models")
+    ap.add_argument("--cache", type=Path, default=ROOT / ".cache")
+    ap.add_argument("--record", action="store_true", help="write the built sha256s into the lock file")
+    args = ap.parse_args()
+    build(args.out, args.cache, args.record)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+from . import panel
+
+
+def register():
+    panel.register()
+
+
+def unregister():
+    panel.unregister()
