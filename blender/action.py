@@ -79,3 +79,18 @@ def key_rotations(action, obj, rotations: dict[str, np.ndarray], frame_start: in
             write_curves(action, obj, f'pose.bones["{name}"].rotation_euler', frames, np.array(eulers), name)
         keyed.append(name)
     return keyed
+
+
+def action_fcurves(action, obj=None) -> list:
+    """All F-curves of an action (for obj's slot on slotted actions), on any supported Blender."""
+    if not SLOTTED:
+        return list(action.fcurves)
+    curves = []
+    slot = obj.animation_data.action_slot if obj is not None and obj.animation_data else None
+    for layer in action.layers:
+        for strip in layer.strips:
+            for s in ([slot] if slot is not None else list(action.slots)):
+                bag = strip.channelbag(s)
+                if bag is not None:
+                    curves.extend(bag.fcurves)
+    return curves

@@ -25,7 +25,7 @@ def _check_writable(path: str) -> None:
 
 
 def _select_only(context, obj) -> None:
-    for other in context.view_layer.objects:
+    for other in list(context.selected_objects):
         other.select_set(False)
     obj.select_set(True)
     context.view_layer.objects.active = obj

@@ -92,6 +92,9 @@ class PoseTrack:
                     format_version=np.int64(FORMAT_VERSION))
                 fh.flush()
                 os.fsync(fh.fileno())
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a cache is an ordinary file
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):

@@ -4,13 +4,16 @@ and per-limb unit directions in a camera's frame, from the reference and from Me
 Axes:
 - TRC: metres, Y up (Pose2Sim / OpenSim convention).
 - Calibration world: the TRC's axes permuted, world = (trc Z, trc X, trc Y) (a proper rotation, det +1).
-  Verified by projecting the TRC keypoints with cv2.projectPoints into all four videos: this is the only
-  one of the 48 signed axis permutations that lands the points on the person (median distance to
-  MediaPipe's hips/shoulders a few px, against hundreds of px for any other choice).
+  Verified by projecting the TRC keypoints with cv2.projectPoints into all four videos and comparing with
+  MediaPipe's image landmarks: of the 48 signed axis permutations this is the only one that lands the
+  points on the person (hips/shoulders median 17-38 px per camera, the runner-up >= 105 px).
+  tests/test_real_footage.py re-checks this.
 - Camera frame (OpenCV): x right, y down, z forward, the same axes as MediaPipe's world landmarks.
-- Image size: the calibration says 1088x1920; cam01 and cam02 decode as 1080x1920 (8 columns cropped
-  off the right by the encoder), cam03 and cam04 as 1088x1920. Pixel coordinates from the left edge
-  are the same either way: no offset to apply (the best-fit offset measured is 0 px).
+- Image size: the calibration says 1088x1920 (portrait; the videos carry no rotation flag). cam03/cam04
+  decode as 1088x1920, cam01/cam02 as 1080x1920: 8 columns fewer. The reprojection residuals show no x
+  offset (mean x residual over 13 joints: cam01 +3 px, like the uncropped cam04's +4 px; a left crop would
+  give -8 px), so the columns are missing on the right, as H.264 cropping does: use pixel coordinates as
+  they are.
 """
 from __future__ import annotations
 
@@ -110,16 +113,21 @@ def to_camera(trc_points: np.ndarray, R: np.ndarray, t: np.ndarray | None = None
     return cam if t is None else cam + np.asarray(t, dtype=np.float64)
 
 
-def project(trc_points: np.ndarray, K, dist, R, t) -> np.ndarray:
-    """TRC points (..., 3) → pixel coordinates (..., 2) with cv2.projectPoints."""
+def project_world(world_points: np.ndarray, K, dist, R, t) -> np.ndarray:
+    """Calibration-world points (..., 3) → pixel coordinates (..., 2) with cv2.projectPoints."""
     import cv2
 
-    pts = trc_to_calib_world(trc_points)
+    pts = np.asarray(world_points, dtype=np.float64)
     shape = pts.shape[:-1]
     rvec, _ = cv2.Rodrigues(np.asarray(R, dtype=np.float64))
     uv, _ = cv2.projectPoints(pts.reshape(-1, 1, 3), rvec, np.asarray(t, dtype=np.float64).reshape(3, 1),
                               np.asarray(K, dtype=np.float64), np.asarray(dist, dtype=np.float64))
     return uv.reshape(*shape, 2)
+
+
+def project(trc_points: np.ndarray, K, dist, R, t) -> np.ndarray:
+    """TRC points (..., 3) → pixel coordinates (..., 2)."""
+    return project_world(trc_to_calib_world(trc_points), K, dist, R, t)
 
 
 def trc_marker(trc_points: np.ndarray, names, mp_name: str) -> np.ndarray:

@@ -1,0 +1,102 @@
+"""The headless command's contract: outputs, frame numbering, exit codes and one-line errors."""
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from videos import write_video
+from video_mocap.capture.track import PoseTrack
+
+
+def run_cli(*args, check_rc=None):
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), *map(str, args), "--quiet"],
+                          capture_output=True, text=True, timeout=600)
+    if check_rc is not None:
+        assert proc.returncode == check_rc, proc.stderr[-2000:]
+    return proc
+
+
+def last_line(proc):
+    return proc.stderr.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory, sample_video, full_model):
+    out = tmp_path_factory.mktemp("cli")
+    run_cli(sample_video, "--frames", "20:50", "--landmarks", out / "lm.npz", "--out", out / "take.fbx",
+            "--out", out / "take.bvh", "--out", out / "take.blend", "--out", out / "sheet.png", check_rc=0)
+    return out
+
+
+def test_outputs_exist_and_frames_follow_the_range(outputs):
+    track = PoseTrack.load(outputs / "lm.npz")
+    assert len(track) == 30 and track.first_frame == 20 and track.model == "full"
+    assert (outputs / "take.fbx").stat().st_size > 10_000
+    assert (outputs / "sheet.png").stat().st_size > 10_000
+    bvh = (outputs / "take.bvh").read_text()
+    assert re.search(r"Frames:\s+30\b", bvh)
+    assert float(re.search(r"Frame Time:\s+([\d.]+)", bvh).group(1)) == pytest.approx(1 / 60, abs=1e-6)
+
+
+def test_blend_holds_one_key_per_processed_frame(outputs):
+    script = (
+        "import bpy, sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        f"bpy.ops.wm.open_mainfile(filepath={str(outputs / 'take.blend')!r})\n"
+        "ob = bpy.data.objects['metarig']\n"
+        "a = ob.animation_data.action\n"
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('video_mocap', {str(ROOT / '__init__.py')!r}, "
+        f"submodule_search_locations=[{str(ROOT)!r}])\n"
+        "m = importlib.util.module_from_spec(spec); sys.modules['video_mocap'] = m; spec.loader.exec_module(m)\n"
+        "from video_mocap.blender.action import action_fcurves\n"
+        "fcs = action_fcurves(a, ob)\n"
+        "s = bpy.context.scene\n"
+        "print(a.name, len(fcs), min(len(f.keyframe_points) for f in fcs), max(len(f.keyframe_points) for f in fcs),"
+        " s.frame_start, s.frame_end, a['mocap_first_video_frame'])\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    name, curves, kmin, kmax, start, end, first = proc.stdout.strip().splitlines()[-1].split()
+    assert name == "cam01_full" and int(curves) >= 4 * 17
+    assert (int(kmin), int(kmax), int(start), int(end), int(first)) == (30, 30, 1, 30, 20)
+
+
+def test_landmark_cache_as_input_skips_capture(outputs, tmp_path):
+    run_cli(outputs / "lm.npz", "--out", tmp_path / "again.bvh", check_rc=0)
+    assert re.search(r"Frames:\s+30\b", (tmp_path / "again.bvh").read_text())
+
+
+@pytest.mark.parametrize("case,rc,message", [
+    ("missing", 1, "Video not found"),
+    ("text", 1, "Cannot open"),
+    ("folder", 1, "is a folder"),
+    ("noperson", 1, "No person was found"),
+    ("badrange", 1, "only 8 frames"),
+    ("badmodel", 2, "unknown model 'huge'"),
+    ("badout", 2, "unsupported type"),
+])
+def test_errors_end_with_one_clear_line(tmp_path, case, rc, message):
+    video = tmp_path / "clip.mp4"
+    args = [video, "--out", tmp_path / "x.fbx"]
+    if case == "missing":
+        pass
+    elif case == "text":
+        video.write_text("hello")
+    elif case == "folder":
+        args[0] = tmp_path
+    elif case in ("noperson", "badrange", "badmodel", "badout"):
+        write_video(video, frames=8, pattern="noise")
+        if case == "badrange":
+            args += ["--frames", "50:60"]
+        if case == "badmodel":
+            args += ["--model", "huge"]
+        if case == "badout":
+            args[2] = tmp_path / "x.mov"
+    proc = run_cli(*args)
+    assert proc.returncode == rc
+    assert message in last_line(proc)
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.fbx").exists()
