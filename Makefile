@@ -3,6 +3,8 @@ PY ?= python3.11
 VENV := .venv
 VPY := $(VENV)/bin/python
 BUILD_VENV := .venv-build
+LTS_BPY := 4.2.23
+LTS_VENV := .venv-lts
 BPY := $(BUILD_VENV)/bin/python
 MODELS := models/pose_landmarker_lite.task models/pose_landmarker_full.task models/pose_landmarker_heavy.task
 SAMPLE := samples/cam01.mp4
@@ -14,8 +16,19 @@ demo: venv models sample
 	$(VPY) cli.py $(SAMPLE) --model full --landmarks out/demo_landmarks.npz \
 		--out out/demo.blend --out out/demo.fbx --out out/demo.bvh --out out/demo_contact_sheet.png
 
-test: venv models sample
+test: venv models sample $(LTS_VENV)/.done
 	$(VPY) -m pytest -q tests
+	@echo "--- the Blender integration subset again on Blender $(LTS_BPY) (LTS) ---"
+	$(LTS_VENV)/bin/python -m pytest -q tests/test_blender.py tests/test_cli.py
+
+# The oldest supported Blender (4.2 LTS: legacy Action API) for the integration subset.
+$(LTS_VENV)/.done: requirements.txt
+	$(PY) -m venv $(LTS_VENV)
+	$(LTS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	sed 's/^bpy==.*/bpy==$(LTS_BPY)/' requirements.txt > $(LTS_VENV)/requirements.txt
+	$(LTS_VENV)/bin/python -m pip install --quiet -r $(LTS_VENV)/requirements.txt
+	$(LTS_VENV)/bin/python -m pip install --quiet --no-deps mediapipe==1.2.2
+	touch $@
 
 venv: $(VENV)/.done
 $(VENV)/.done: requirements.txt
@@ -43,4 +56,4 @@ $(SAMPLE): tools/fetch_sample.py | $(VENV)/.done
 	$(VPY) tools/fetch_sample.py
 
 clean:
-	rm -rf $(VENV) $(BUILD_VENV) .cache models samples out
+	rm -rf $(VENV) $(BUILD_VENV) $(LTS_VENV) .cache models samples out

@@ -88,6 +88,9 @@ def run(args) -> int:
     from video_mocap.capture.video import parse_frame_range
 
     progress = Progress(args.quiet)
+    if args.out:
+        # Blender first: on Blender 4.2, importing bpy after MediaPipe's native libraries are loaded crashes.
+        import bpy  # noqa: F401
     try:
         start, stop = parse_frame_range(args.frames)
     except ValueError as exc:
@@ -162,4 +165,9 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown: with bpy 4.2 and MediaPipe both loaded it can crash after all the
+    # work is done and every file is closed, turning a success into a segfault exit code.
+    os._exit(code)

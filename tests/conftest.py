@@ -43,3 +43,20 @@ def full_model():
     if not FULL_MODEL.exists():
         pytest.fail(f"{FULL_MODEL} missing: 'make test' builds it (make models)")
     return FULL_MODEL
+
+
+_exit_status = None
+
+
+def pytest_sessionfinish(session, exitstatus):
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+def pytest_unconfigure(config):
+    """With bpy 4.2 and MediaPipe loaded in one process, interpreter teardown can segfault after the
+    run has finished and reported: leave straight away with pytest's own exit status."""
+    if "bpy" in sys.modules and _exit_status is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status)
