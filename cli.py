@@ -1,7 +1,11 @@
 """Headless video mocap: VIDEO → landmarks → keyframed armature → .blend / .fbx / .bvh / .png.
 
-    .venv/bin/python cli.py VIDEO [--model lite|full|heavy] [--rig metarig] [--frames A:B]
-                         [--landmarks OUT.npz] [--out OUT.fbx|OUT.bvh|OUT.blend|OUT.png]...
+    .venv/bin/python cli.py VIDEO [--model lite|full|heavy] [--frames A:B] [--landmarks OUT.npz]
+                         [--armature FILE.blend:OBJECT] [--rig auto|PRESET] [--bone-map MAP.json]
+                         [--root grounded|in_place] [--out OUT.fbx|OUT.bvh|OUT.blend|OUT.png]...
+
+Without --armature the target is a new Rigify human metarig; with it, FILE.blend is opened (it is
+never written) and OBJECT receives the motion; --rig auto detects the bone names' preset.
 
 VIDEO may also be a landmark cache (.npz) written by --landmarks: capture is then skipped.
 Output frame i (scene frame 1 + i) is video frame A + i; one key per processed video frame;
@@ -36,13 +40,19 @@ def load_package():
 
 def parse_args(argv):
     from video_mocap.capture.models import VARIANTS
-    from video_mocap.retarget.rig import PRESETS
+    from video_mocap.retarget.bonemaps import PRESETS
+    from video_mocap.retarget.solver import ROOT_MODES
 
     ap = argparse.ArgumentParser(prog="cli.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("video", help="video file, or a landmark cache .npz")
     ap.add_argument("--model", default="full", help=f"one of {', '.join(VARIANTS)} (default full)")
     ap.add_argument("--model-file", help="a pose_landmarker .task file to use instead of the built one")
-    ap.add_argument("--rig", default="metarig", help=f"target rig preset: {', '.join(PRESETS)}")
+    ap.add_argument("--armature", help="target armature: FILE.blend:OBJECT (default: a new Rigify metarig)")
+    ap.add_argument("--rig", default=None,
+                    help=f"bone-name preset of the target: auto, {', '.join(PRESETS)} (default: auto)")
+    ap.add_argument("--bone-map", help="a bone map JSON (role → bone name) instead of a preset")
+    ap.add_argument("--root", default="grounded", choices=ROOT_MODES,
+                    help="grounded: hips move up/down to keep the feet on the floor; in_place: hips fixed")
     ap.add_argument("--frames", help="video frames A:B (A inclusive, B exclusive, 0-based)")
     ap.add_argument("--landmarks", help="write the landmark cache (.npz) here")
     ap.add_argument("--out", action="append", default=[], help="output file; repeat for several")
@@ -50,8 +60,12 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if args.model not in VARIANTS:
         ap.error(f"unknown model '{args.model}': choose one of {', '.join(VARIANTS)}")
-    if args.rig not in PRESETS:
-        ap.error(f"unknown rig preset '{args.rig}': choose one of {', '.join(PRESETS)}")
+    if args.rig not in (None, "auto") and args.rig not in PRESETS:
+        ap.error(f"unknown rig preset '{args.rig}': choose one of auto, {', '.join(PRESETS)}")
+    if args.rig not in (None, "auto") and args.bone_map:
+        ap.error("give either --rig or --bone-map, not both")
+    if args.armature and (":" not in args.armature or not args.armature.rsplit(":", 1)[0].endswith(".blend")):
+        ap.error("--armature must look like FILE.blend:OBJECT")
     for out in args.out:
         if Path(out).suffix.lower() not in OUTPUT_TYPES:
             ap.error(f"--out {out}: unsupported type; use {', '.join(OUTPUT_TYPES)}")
@@ -121,14 +135,24 @@ def bake_and_export(track, args, progress) -> None:
     import bpy
 
     from video_mocap.blender.apply import apply_track
-    from video_mocap.blender.armature import add_metarig
+    from video_mocap.blender.armature import add_metarig, open_armature
     from video_mocap.blender.contact_sheet import contact_sheet
     from video_mocap.blender.export import export_bvh, export_fbx
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
     context = bpy.context
-    obj = add_metarig(context)
-    result = apply_track(context, obj, track, args.rig)
+    if args.armature:
+        blend, name = args.armature.rsplit(":", 1)
+        obj = open_armature(blend, name)
+        rig = args.bone_map or args.rig or "auto"
+    else:
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        obj = add_metarig(context)
+        rig = args.bone_map or args.rig or "metarig"
+    result = apply_track(context, obj, track, rig, root_mode=args.root)
+    if result.preset:
+        progress.say(f"bone map: preset '{result.preset}' ({len(result.bone_map)} roles)")
+    if result.missing_roles:
+        progress.say(f"warning: roles not in this rig, left unposed: {', '.join(result.missing_roles)}")
     progress.say(f"keyed {len(result.keyed_bones)} bones, frames {result.frame_start}-{result.frame_end} "
                  f"into action '{result.action.name}'")
     if result.filled_frames:
@@ -145,7 +169,7 @@ def bake_and_export(track, args, progress) -> None:
             contact_sheet(context, obj, track, out_abs, result.frame_start)
         elif ext == ".blend":
             context.scene.frame_set(result.frame_start)
-            bpy.ops.wm.save_as_mainfile(filepath=out_abs, check_existing=False)
+            bpy.ops.wm.save_as_mainfile(filepath=out_abs, check_existing=False, copy=True)
         progress.say(f"wrote {out}")
 
 

@@ -1,14 +1,15 @@
 """Apply a `PoseTrack` to an armature: solve, then key a new Action; set the scene's fps and range."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 from ..capture.track import PoseTrack
-from ..retarget.rig import PRESETS, RigError
+from ..retarget.bonemaps import detect_preset, load_bone_map, resolve_preset
+from ..retarget.rig import RigError
 from ..retarget.solver import solve
-from .action import key_rotations, new_action
+from .action import key_rotations, new_action, write_curves
 from .armature import read_rest_pose
 
 
@@ -20,6 +21,9 @@ class ApplyResult:
     keyed_bones: list
     missing_roles: list
     filled_frames: int
+    preset: str | None = None
+    bone_map: dict = field(default_factory=dict)
+    held: dict = field(default_factory=dict)
 
 
 def set_scene_fps(scene, fps: float) -> None:
@@ -34,21 +38,46 @@ def action_name(track: PoseTrack) -> str:
     return f"{stem}_{Path(track.model).stem or 'mocap'}"
 
 
-def apply_track(context, obj, track: PoseTrack, bone_map: dict | str = "metarig",
-                frame_start: int = 1, set_scene: bool = True) -> ApplyResult:
-    """Key one quaternion per processed video frame into a NEW Action on obj.
+def choose_bone_map(obj, rig: str | dict | None = "auto") -> tuple[str | None, dict]:
+    """'auto' (detect), a preset name, a bone map JSON path, or a ready dict → (preset or None, map)."""
+    names = [b.name for b in obj.data.bones]
+    if isinstance(rig, dict):
+        return None, dict(rig)
+    if rig in (None, "", "auto"):
+        return detect_preset(names)
+    if str(rig).lower().endswith(".json"):
+        return None, load_bone_map(rig)
+    return rig, resolve_preset(rig, names)
+
+
+def check_target(obj) -> None:
+    if obj is None or obj.type != "ARMATURE":
+        raise RigError("The target is not an armature. Select an armature object.")
+    if obj.library is not None or (obj.data.library is not None and obj.override_library is None):
+        raise RigError(f"'{obj.name}' is linked from another file and cannot be keyed here. "
+                       f"Make it local or use a library override.")
+
+
+def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = "auto", frame_start: int = 1,
+                set_scene: bool = True, root_mode: str = "grounded") -> ApplyResult:
+    """Key one pose per processed video frame into a NEW Action on obj.
 
     Output frame i (scene frame frame_start + i) is video frame track.first_frame + i.
     """
-    if obj is None or obj.type != "ARMATURE":
-        raise RigError("The target is not an armature. Select an armature object.")
-    if isinstance(bone_map, str):
-        bone_map = PRESETS[bone_map]
+    check_target(obj)
+    preset, bone_map = choose_bone_map(obj, rig)
     rest = read_rest_pose(obj)
-    solution = solve(track, rest, bone_map)
+    solution = solve(track, rest, bone_map, root_mode=root_mode)
     action = new_action(obj, action_name(track))
     keyed = key_rotations(action, obj, solution.rotations, frame_start)
-    frame_end = frame_start + solution.frames - 1
+    frames = frame_start + solution.frames
+    if solution.hips_location is not None:
+        import numpy as np
+
+        name = solution.hips_bone
+        write_curves(action, obj, f'pose.bones["{name}"].location', np.arange(frame_start, frames),
+                     solution.hips_location, name)
+    frame_end = frames - 1
     if set_scene:
         scene = context.scene
         set_scene_fps(scene, track.fps)
@@ -56,4 +85,5 @@ def apply_track(context, obj, track: PoseTrack, bone_map: dict | str = "metarig"
     action["mocap_source"] = track.source
     action["mocap_first_video_frame"] = track.first_frame
     action["mocap_fps"] = track.fps
-    return ApplyResult(action, frame_start, frame_end, keyed, solution.missing_roles, solution.filled_frames)
+    return ApplyResult(action, frame_start, frame_end, keyed, solution.missing_roles, solution.filled_frames,
+                       preset, {r: bone_map[r] for r in bone_map if bone_map[r] in rest.bones}, solution.held)

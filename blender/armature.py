@@ -34,3 +34,27 @@ def add_metarig(context, name: str = "metarig"):
     obj = context.active_object
     obj.name = name
     return obj
+
+
+def open_armature(blend_path: str, object_name: str):
+    """Open FILE.blend (read only: we never save over it) and return its armature OBJECT."""
+    import os
+
+    from ..retarget.rig import RigError
+
+    if not os.path.isfile(blend_path):
+        raise RigError(f"Blend file not found: {blend_path}")
+    try:
+        bpy.ops.wm.open_mainfile(filepath=blend_path, load_ui=False)
+    except RuntimeError as exc:
+        raise RigError(f"Cannot open {blend_path}: {exc}") from None
+    obj = bpy.data.objects.get(object_name)
+    if obj is None:
+        armatures = [o.name for o in bpy.data.objects if o.type == "ARMATURE"]
+        raise RigError(f"No object '{object_name}' in {blend_path}. Armatures there: "
+                       f"{', '.join(armatures) or 'none'}.")
+    if obj.type != "ARMATURE":
+        raise RigError(f"'{object_name}' in {blend_path} is a {obj.type.lower()}, not an armature.")
+    if bpy.context.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+    return obj

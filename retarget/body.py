@@ -63,13 +63,17 @@ def part_frames(P: np.ndarray) -> dict[str, np.ndarray]:
         across = index - pinky  # toward the thumb side, for either hand
         hip, knee, ankle = _p(P, f"{s}_hip"), _p(P, f"{s}_knee"), _p(P, f"{s}_ankle")
         heel, toe = _p(P, f"{s}_heel"), _p(P, f"{s}_foot_index")
-        foot_fwd = toe - heel
+        # Hands and feet first: the forearm and shin take their twist from them. Only their frames'
+        # axes are used (not raw knuckle or heel offsets, which differ from rig to rig).
+        hand = frame((index + pinky) / 2 - wr, across)
+        foot = frame(toe - ankle, ankle - heel)
+        toe_dir = foot[..., 1]
         frames[f"upper_arm.{side}"] = frame(el - sh, _limb_ref(el - sh, wr - el, forward))
-        frames[f"forearm.{side}"] = frame(wr - el, across)
-        frames[f"hand.{side}"] = frame((index + pinky) / 2 - wr, across)
-        frames[f"thigh.{side}"] = frame(knee - hip, _limb_ref(knee - hip, -(ankle - knee), foot_fwd))
-        frames[f"shin.{side}"] = frame(ankle - knee, foot_fwd)
-        frames[f"foot.{side}"] = frame(toe - ankle, ankle - heel)
+        frames[f"forearm.{side}"] = frame(wr - el, hand[..., 0])
+        frames[f"hand.{side}"] = hand
+        frames[f"thigh.{side}"] = frame(knee - hip, _limb_ref(knee - hip, -(ankle - knee), toe_dir))
+        frames[f"shin.{side}"] = frame(ankle - knee, toe_dir)
+        frames[f"foot.{side}"] = foot
     return frames
 
 
@@ -157,3 +161,36 @@ def rest_landmarks(rest: RestPose, bone_map: dict[str, str]) -> np.ndarray:
         put("right_ear", centre - 0.075 * scale * lft)
         put("nose", centre + scale * (0.1 * fwd - 0.03 * head_up))  # the nose sits a little below the ears
     return P
+
+
+def landmark_carriers(bone_map: dict[str, str]) -> dict[int, str]:
+    """Landmark index → the bone that carries it (moves it rigidly), for the roles in bone_map."""
+    out: dict[int, str] = {}
+    face = [n for n in I if n.startswith(("nose", "left_eye", "right_eye", "left_ear", "right_ear", "mouth"))]
+    if "head" in bone_map:
+        for name in face:
+            out[I[name]] = bone_map["head"]
+    for side, s in (("L", "left"), ("R", "right")):
+        for names, roles in (((f"{s}_shoulder",), ("upper_arm",)), ((f"{s}_elbow",), ("forearm",)),
+                             ((f"{s}_wrist", f"{s}_index", f"{s}_pinky", f"{s}_thumb"), ("hand", "forearm")),
+                             ((f"{s}_hip",), ("thigh",)), ((f"{s}_knee",), ("shin",)),
+                             ((f"{s}_ankle", f"{s}_heel"), ("foot", "shin")),
+                             ((f"{s}_foot_index",), ("toe", "foot", "shin"))):
+            bone = next((bone_map[f"{r}.{side}"] for r in roles if f"{r}.{side}" in bone_map), None)
+            if bone is not None:
+                for name in names:
+                    out[I[name]] = bone
+    return out
+
+
+def posed_landmarks(rest: RestPose, bone_map: dict[str, str], posed: dict[str, np.ndarray]) -> np.ndarray:
+    """Landmarks a posed rig shows: each rest landmark carried rigidly by its bone, like a skinned
+    mesh. posed: bone → (T,4,4) armature-space pose matrices. → (T,33,3), NaN where nothing carries."""
+    rest_points = rest_landmarks(rest, bone_map)
+    T = len(next(iter(posed.values())))
+    out = np.full((T, 33, 3), np.nan)
+    for index, bone in landmark_carriers(bone_map).items():
+        if bone in posed and np.isfinite(rest_points[index]).all():
+            local = np.linalg.inv(rest.bones[bone].matrix) @ np.append(rest_points[index], 1.0)
+            out[:, index] = (posed[bone] @ local)[:, :3]
+    return out

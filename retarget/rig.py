@@ -9,24 +9,12 @@ import numpy as np
 ROLES = (
     "hips", "chest", "neck", "head",
     "upper_arm.L", "forearm.L", "hand.L", "upper_arm.R", "forearm.R", "hand.R",
-    "thigh.L", "shin.L", "foot.L", "toe.L", "thigh.R", "shin.R", "foot.R", "toe.R",
-    # Optional helpers for a better rest-pose reading (not posed directly).
-    "index.L", "pinky.L", "index.R", "pinky.R", "heel.L", "heel.R", "ear.L", "ear.R", "nose",
+    "thigh.L", "shin.L", "foot.L", "thigh.R", "shin.R", "foot.R",
+    # Helpers, not posed themselves (no landmark sees them bend): they tell where the rig's toe tips,
+    # knuckles, heels and face are, for reading its rest pose.
+    "toe.L", "toe.R", "index.L", "pinky.L", "index.R", "pinky.R", "heel.L", "heel.R", "ear.L", "ear.R", "nose",
 )
-POSED_ROLES = ROLES[:18]
-
-# The Rigify human metarig (bpy.ops.object.armature_human_metarig_add), names unchanged.
-METARIG = {
-    "hips": "spine", "chest": "spine.003", "neck": "spine.004", "head": "spine.006",
-    "upper_arm.L": "upper_arm.L", "forearm.L": "forearm.L", "hand.L": "hand.L",
-    "upper_arm.R": "upper_arm.R", "forearm.R": "forearm.R", "hand.R": "hand.R",
-    "thigh.L": "thigh.L", "shin.L": "shin.L", "foot.L": "foot.L", "toe.L": "toe.L",
-    "thigh.R": "thigh.R", "shin.R": "shin.R", "foot.R": "foot.R", "toe.R": "toe.R",
-    "index.L": "f_index.01.L", "pinky.L": "f_pinky.01.L", "index.R": "f_index.01.R", "pinky.R": "f_pinky.01.R",
-    "heel.L": "heel.02.L", "heel.R": "heel.02.R", "ear.L": "ear.L", "ear.R": "ear.R", "nose": "nose.001",
-}
-PRESETS = {"metarig": METARIG}
-
+POSED_ROLES = ROLES[:16]
 
 class RigError(ValueError):
     pass

@@ -6,7 +6,8 @@ import pytest
 
 import video_mocap
 from video_mocap.capture.track import PoseTrack
-from video_mocap.retarget.rig import METARIG, POSED_ROLES
+from video_mocap.retarget.bonemaps import PRESETS
+from video_mocap.retarget.rig import POSED_ROLES
 
 bpy = pytest.importorskip("bpy")
 
@@ -66,7 +67,7 @@ def test_apply_keys_a_new_action_on_the_expected_bones(applied, scene):
     assert user_action.name in bpy.data.actions
     curves = action_fcurves(action, rig)
     keyed = {re.match(r'pose\.bones\["(.+)"\]', fc.data_path).group(1) for fc in curves}
-    assert {METARIG[r] for r in POSED_ROLES if r not in ("toe.L", "toe.R")} <= keyed
+    assert {PRESETS['metarig'][r][0] for r in POSED_ROLES if r not in ("toe.L", "toe.R")} <= keyed
     for fc in curves:
         frames = [k.co[0] for k in fc.keyframe_points]
         assert frames == list(range(1, LAST - FIRST + 1)), fc.data_path

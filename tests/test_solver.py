@@ -7,7 +7,8 @@ from video_mocap.capture.landmarks import INDEX, mediapipe_to_blender
 from video_mocap.capture.track import PoseTrack
 from video_mocap.retarget.body import part_frames, rest_landmarks
 from video_mocap.retarget.fk import pose_matrices
-from video_mocap.retarget.rig import METARIG, RigError
+from video_mocap.retarget.bonemaps import PRESETS
+from video_mocap.retarget.rig import RigError
 from video_mocap.retarget.rotations import (angle_between, make_continuous, matrix_to_quaternion,
                                             quaternion_to_matrix, rotation_angle)
 from video_mocap.retarget.solver import fill_missing, solve, solve_points
@@ -124,6 +125,7 @@ def test_fk_matches_rest_with_identity_pose():
         assert np.allclose(mats[name][0], bone.matrix)
 
 
-def test_metarig_preset_covers_every_posed_role():
+def test_every_preset_covers_every_posed_role():
     from video_mocap.retarget.rig import POSED_ROLES
-    assert set(POSED_ROLES) <= set(METARIG)
+    for preset in PRESETS.values():
+        assert set(POSED_ROLES) <= set(preset)

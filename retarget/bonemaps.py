@@ -1,0 +1,145 @@
+"""Bone maps: which armature bone plays which role. Presets for common rigs, detection from bone
+names, and JSON files a user can edit.
+
+A preset lists, per role, candidate bone names in order of preference; the first one the armature
+has is used. Names match exactly, or after a namespace prefix such as Mixamo's `mixamorig:` /
+`mixamorig1:` (anything up to the last ':').
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .rig import POSED_ROLES, ROLES, RigError
+
+
+def _sides(template: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Expand '{S}' (L/R), '{s}' (l/r), '{Side}' (Left/Right) and '{side}' (left/right) per side."""
+    out: dict[str, list[str]] = {}
+    for role, names in template.items():
+        if role.endswith(".X"):
+            for S, s, Side, side in (("L", "l", "Left", "left"), ("R", "r", "Right", "right")):
+                out[role[:-2] + "." + S] = [n.format(S=S, s=s, Side=Side, side=side) for n in names]
+        else:
+            out[role] = list(names)
+    return out
+
+
+PRESETS: dict[str, dict[str, list[str]]] = {
+    # Rigify human metarig (bpy.ops.object.armature_human_metarig_add), names unchanged.
+    "metarig": _sides({
+        "hips": ["spine"], "chest": ["spine.003"], "neck": ["spine.004"], "head": ["spine.006"],
+        "upper_arm.X": ["upper_arm.{S}"], "forearm.X": ["forearm.{S}"], "hand.X": ["hand.{S}"],
+        "thigh.X": ["thigh.{S}"], "shin.X": ["shin.{S}"], "foot.X": ["foot.{S}"], "toe.X": ["toe.{S}"],
+        "index.X": ["f_index.01.{S}"], "pinky.X": ["f_pinky.01.{S}"], "heel.X": ["heel.02.{S}"],
+        # No face roles: every rig's head is read with the same canonical face, so the head's pose
+        # does not depend on how a rig happens to model its ears and nose.
+    }),
+    # Mixamo (any 'mixamorig*:' prefix).
+    "mixamo": _sides({
+        "hips": ["Hips"], "chest": ["Spine2", "Spine1"], "neck": ["Neck"], "head": ["Head"],
+        "upper_arm.X": ["{Side}Arm"], "forearm.X": ["{Side}ForeArm"], "hand.X": ["{Side}Hand"],
+        "thigh.X": ["{Side}UpLeg"], "shin.X": ["{Side}Leg"], "foot.X": ["{Side}Foot"], "toe.X": ["{Side}ToeBase"],
+        "index.X": ["{Side}HandIndex1"], "pinky.X": ["{Side}HandPinky1"],
+    }),
+    # Unreal Engine mannequin (UE4: spine_03; UE5: spine_05, neck_02).
+    "unreal": _sides({
+        "hips": ["pelvis"], "chest": ["spine_05", "spine_04", "spine_03"], "neck": ["neck_01"], "head": ["head"],
+        "upper_arm.X": ["upperarm_{s}"], "forearm.X": ["lowerarm_{s}"], "hand.X": ["hand_{s}"],
+        "thigh.X": ["thigh_{s}"], "shin.X": ["calf_{s}"], "foot.X": ["foot_{s}"], "toe.X": ["ball_{s}"],
+        "index.X": ["index_01_{s}", "index_metacarpal_{s}"], "pinky.X": ["pinky_01_{s}", "pinky_metacarpal_{s}"],
+    }),
+    # CMU mocap BVH (as Blender's BVH importer names them).
+    "cmu": _sides({
+        "hips": ["Hips"], "chest": ["Spine1"], "neck": ["Neck"], "head": ["Head"],
+        "upper_arm.X": ["{Side}Arm"], "forearm.X": ["{Side}ForeArm"], "hand.X": ["{Side}Hand"],
+        "thigh.X": ["{Side}UpLeg"], "shin.X": ["{Side}Leg"], "foot.X": ["{Side}Foot"], "toe.X": ["{Side}ToeBase"],
+        "index.X": ["{Side}HandIndex1"],
+    }),
+    # VRM humanoid bone names (VRM 0.x / 1.0), and VRoid's J_Bip names.
+    "vrm": _sides({
+        "hips": ["hips", "J_Bip_C_Hips"], "chest": ["upperChest", "chest", "J_Bip_C_UpperChest", "J_Bip_C_Chest"],
+        "neck": ["neck", "J_Bip_C_Neck"], "head": ["head", "J_Bip_C_Head"],
+        "upper_arm.X": ["{side}UpperArm", "J_Bip_{S}_UpperArm"], "forearm.X": ["{side}LowerArm", "J_Bip_{S}_LowerArm"],
+        "hand.X": ["{side}Hand", "J_Bip_{S}_Hand"], "thigh.X": ["{side}UpperLeg", "J_Bip_{S}_UpperLeg"],
+        "shin.X": ["{side}LowerLeg", "J_Bip_{S}_LowerLeg"], "foot.X": ["{side}Foot", "J_Bip_{S}_Foot"],
+        "toe.X": ["{side}Toes", "J_Bip_{S}_ToeBase"],
+        "index.X": ["{side}IndexProximal", "J_Bip_{S}_Index1"],
+        "pinky.X": ["{side}LittleProximal", "J_Bip_{S}_Little1"],
+    }),
+}
+# Bone names that tell two presets with shared names apart (Mixamo and CMU both say 'LeftArm').
+HINTS = {"mixamo": ("Spine2", "HeadTop_End", "LeftHandIndex1", "LeftHandPinky1"),
+         "cmu": ("LowerBack", "LHipJoint", "Neck1", "LeftFingerBase", "LThumb")}
+
+
+def _strip(name: str) -> str:
+    return name.rsplit(":", 1)[-1]
+
+
+def resolve_preset(preset: str, bone_names) -> dict[str, str]:
+    """role → bone for the bones this armature has."""
+    if preset not in PRESETS:
+        raise RigError(f"Unknown rig preset '{preset}'. Choose one of: {', '.join(PRESETS)}.")
+    by_plain: dict[str, str] = {}
+    for name in bone_names:
+        by_plain.setdefault(_strip(name), name)
+    names = set(bone_names)
+    out = {}
+    for role, candidates in PRESETS[preset].items():
+        for cand in candidates:
+            if cand in names:
+                out[role] = cand
+                break
+            if cand in by_plain:
+                out[role] = by_plain[cand]
+                break
+    return out
+
+
+def detect_preset(bone_names) -> tuple[str, dict[str, str]]:
+    """The preset that maps the most posed roles (ties broken by the presets' telltale bones)."""
+    bone_names = list(bone_names)
+    plain = {_strip(n) for n in bone_names}
+    best, best_score = None, (0, 0)
+    for preset in PRESETS:
+        found = resolve_preset(preset, bone_names)
+        score = (sum(role in found for role in POSED_ROLES), sum(h in plain for h in HINTS.get(preset, ())))
+        if score > best_score:
+            best, best_score = preset, score
+    if best is None or best_score[0] < 3 or "hips" not in resolve_preset(best, bone_names):
+        raise RigError("No humanoid bones recognised in this armature (tried presets: "
+                       f"{', '.join(PRESETS)}). Pick a preset or load a bone map JSON.")
+    return best, resolve_preset(best, bone_names)
+
+
+def save_bone_map(path, bone_map: dict[str, str], preset: str | None = None) -> Path:
+    path = Path(path)
+    data = {"format": "video_mocap bone map", "version": 1, "preset": preset,
+            "bones": {role: bone_map[role] for role in ROLES if role in bone_map}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2)
+        fh.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load_bone_map(path) -> dict[str, str]:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RigError(f"Bone map not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise RigError(f"Bone map {path} is not valid JSON ({exc})") from None
+    bones = data.get("bones") if isinstance(data, dict) else None
+    if not isinstance(bones, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in bones.items()):
+        raise RigError(f"Bone map {path} must hold {{\"bones\": {{role: bone name}}}}")
+    unknown = sorted(set(bones) - set(ROLES))
+    if unknown:
+        raise RigError(f"Bone map {path} has unknown roles: {', '.join(unknown)}. Known roles: {', '.join(ROLES)}")
+    return dict(bones)
