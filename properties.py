@@ -2,6 +2,11 @@
 import bpy
 
 from .capture.models import DEFAULT_VARIANT, HINTS, VARIANTS
+from .retarget.bonemaps import PRESETS
+from .retarget.solver import ROOT_MODES
+
+ROOT_MODE_TEXT = {"grounded": ("Grounded", "Hips move up and down so the feet stay on the floor"),
+                  "in_place": ("In Place", "Hips stay where the rest pose has them")}
 
 
 class MocapSettings(bpy.types.PropertyGroup):
@@ -14,6 +19,15 @@ class MocapSettings(bpy.types.PropertyGroup):
     frame_first: bpy.props.IntProperty(name="First", default=0, min=0, description="First video frame (0-based)")
     frame_last: bpy.props.IntProperty(name="Last", default=100, min=1,
                                       description="Video frame after the last one captured")
+    rig_preset: bpy.props.EnumProperty(
+        name="Bone Names", default="AUTO",
+        items=[("AUTO", "Auto-detect", "Recognise the preset from the armature's bone names"),
+               ("JSON", "Bone Map File", "Use the bone map JSON file below")]
+        + [(p, p.title(), f"{p} bone names") for p in PRESETS])
+    bone_map_path: bpy.props.StringProperty(name="Bone Map", subtype="FILE_PATH",
+                                            description="Bone map JSON (role → bone name)")
+    root_mode: bpy.props.EnumProperty(name="Root", default="grounded",
+                                      items=[(m, *ROOT_MODE_TEXT[m]) for m in ROOT_MODES])
     track_path: bpy.props.StringProperty(name="Landmarks", subtype="FILE_PATH",
                                          description="Landmark cache (.npz) of the last capture")
     # Live status of a running capture (written by the modal operator, read by the panel).

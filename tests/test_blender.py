@@ -141,3 +141,21 @@ def test_operators_fail_cleanly(scene, tmp_path):
     bpy.ops.object.select_all(action="DESELECT")
     bpy.context.view_layer.objects.active = None
     assert not bpy.ops.mocap.apply.poll()
+
+
+def test_bone_map_json_from_blender_and_back(applied, scene, tmp_path):
+    from video_mocap.retarget.bonemaps import load_bone_map
+
+    rig = applied[0]
+    bpy.context.view_layer.objects.active = rig
+    rig.select_set(True)
+    path = tmp_path / "metarig_map.json"
+    assert bpy.ops.mocap.save_bone_map(filepath=str(path)) == {"FINISHED"}
+    bone_map = load_bone_map(path)
+    assert bone_map["upper_arm.L"] == "upper_arm.L" and bone_map["hips"] == "spine"
+    scene.mocap.rig_preset = "JSON"
+    scene.mocap.bone_map_path = str(path)
+    before = len(bpy.data.actions)
+    assert bpy.ops.mocap.apply() == {"FINISHED"}
+    assert len(bpy.data.actions) == before + 1  # a second take: a second Action
+    scene.mocap.rig_preset = "AUTO"

@@ -38,6 +38,11 @@ class VIEW3D_PT_mocap(bpy.types.Panel):
         obj = context.active_object
         col.label(text=obj.name if obj is not None and obj.type == "ARMATURE" else "Select an armature")
         col.operator("mocap.add_metarig", icon="OUTLINER_OB_ARMATURE")
+        col.prop(settings, "rig_preset")
+        if settings.rig_preset == "JSON":
+            col.prop(settings, "bone_map_path", text="")
+        col.operator("mocap.save_bone_map", icon="FILE_TICK")
+        col.prop(settings, "root_mode")
         col.operator("mocap.apply", icon="ACTION")
         row = layout.row(align=True)
         row.operator("mocap.export_fbx", text="FBX", icon="EXPORT")
