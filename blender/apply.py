@@ -9,7 +9,24 @@ from ..capture.track import PoseTrack
 from ..retarget.bonemaps import detect_preset, load_bone_map, resolve_preset
 from ..retarget.rig import RigError
 from ..retarget.solver import solve
+from ..retarget.rotations import make_continuous
 from .action import key_rotations, new_action, write_curves
+from .evaluated import local_rotations_evaluated, needs_evaluation
+
+# Rigify limb switches: the custom property 'IK_FK' on the limb's parent control, 1.0 = FK.
+FK_SWITCHES = ("upper_arm_parent.L", "upper_arm_parent.R", "thigh_parent.L", "thigh_parent.R")
+
+
+def _switch_limbs_to_fk(action, obj, frame_start: int) -> None:
+    """Set Rigify's IK/FK switches to FK and key them in our Action, so the FK keys drive the limbs."""
+    import numpy as np
+
+    for name in FK_SWITCHES:
+        pb = obj.pose.bones.get(name)
+        if pb is not None and "IK_FK" in pb.keys():
+            pb["IK_FK"] = 1.0
+            write_curves(action, obj, f'pose.bones["{name}"]["IK_FK"]', np.array([frame_start]),
+                         np.array([[1.0]]), name)
 from .armature import read_rest_pose
 
 
@@ -68,8 +85,14 @@ def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = "auto",
     preset, bone_map = choose_bone_map(obj, rig)
     rest = read_rest_pose(obj)
     solution = solve(track, rest, bone_map, root_mode=root_mode)
-    action = new_action(obj, action_name(track))
-    keyed = key_rotations(action, obj, solution.rotations, frame_start)
+    rotations = solution.rotations
+    action = new_action(obj, action_name(track))  # empty and assigned: nothing else animates the rig now
+    if needs_evaluation(obj, rotations):
+        roles = {bone: role for role, bone in bone_map.items()}
+        rotations = local_rotations_evaluated(context, obj, solution.world_rotations, roles, frame_start)
+        rotations = {bone: make_continuous(q) for bone, q in rotations.items()}
+    keyed = key_rotations(action, obj, rotations, frame_start)
+    _switch_limbs_to_fk(action, obj, frame_start)
     frames = frame_start + solution.frames
     if solution.hips_location is not None:
         import numpy as np

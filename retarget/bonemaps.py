@@ -37,6 +37,15 @@ PRESETS: dict[str, dict[str, list[str]]] = {
         # No face roles: every rig's head is read with the same canonical face, so the head's pose
         # does not depend on how a rig happens to model its ears and nose.
     }),
+    # Rigify generated rig: the FK controls are keyed (and the IK/FK switches set to FK); the whole
+    # body moves with 'torso'.
+    "rigify": _sides({
+        "hips": ["hips"], "chest": ["chest"], "neck": ["neck"], "head": ["head"],
+        "upper_arm.X": ["upper_arm_fk.{S}"], "forearm.X": ["forearm_fk.{S}"], "hand.X": ["hand_fk.{S}"],
+        "thigh.X": ["thigh_fk.{S}"], "shin.X": ["shin_fk.{S}"], "foot.X": ["foot_fk.{S}"], "toe.X": ["toe_fk.{S}"],
+        "index.X": ["f_index.01.{S}"], "pinky.X": ["f_pinky.01.{S}"], "heel.X": ["ORG-heel.02.{S}"],
+        "root": ["torso"],
+    }),
     # Mixamo (any 'mixamorig*:' prefix).
     "mixamo": _sides({
         "hips": ["Hips"], "chest": ["Spine2", "Spine1"], "neck": ["Neck"], "head": ["Head"],

@@ -13,6 +13,7 @@ ROLES = (
     # Helpers, not posed themselves (no landmark sees them bend): they tell where the rig's toe tips,
     # knuckles, heels and face are, for reading its rest pose.
     "toe.L", "toe.R", "index.L", "pinky.L", "index.R", "pinky.R", "heel.L", "heel.R", "ear.L", "ear.R", "nose",
+    "root",  # the bone that carries the body's translation when it is not the hips (Rigify's 'torso')
 )
 POSED_ROLES = ROLES[:16]
 
@@ -50,6 +51,14 @@ class RestPose:
         if name != ancestor:
             raise RigError(f"'{ancestor}' is not a parent of '{child}'")
         return path[::-1]
+
+    def is_ancestor(self, ancestor: str, bone: str) -> bool:
+        name = self.bones[bone].parent
+        while name is not None:
+            if name == ancestor:
+                return True
+            name = self.bones[name].parent if name in self.bones else None
+        return False
 
     def ordered(self) -> list[str]:
         """Bone names with every parent before its children."""

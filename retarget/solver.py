@@ -119,7 +119,8 @@ def solve_points(P: np.ndarray, rest: RestPose, bone_map: dict[str, str], filled
     wanted: dict[str, np.ndarray] = {}
     for role, d in delta.items():
         wanted[usable[role]] = d @ rest.bones[usable[role]].rotation
-    if "chest" in usable:  # spine bones between hips and chest: bend and twist spread along the spine
+    if "chest" in usable and rest.is_ancestor(usable["hips"], usable["chest"]):
+        # spine bones between hips and chest: bend and twist spread along the spine
         between = rest.chain(usable["chest"], usable["hips"])
         for i, name in enumerate(between, start=1):
             d = slerp_matrices(delta["hips"], delta["chest"], i / (len(between) + 1))
@@ -127,11 +128,12 @@ def solve_points(P: np.ndarray, rest: RestPose, bone_map: dict[str, str], filled
         if between:
             _align_chain(rest, usable["hips"], between, usable["chest"], _mid(rest_points, "hip"),
                          _mid(rest_points, "shoulder"), _mid(P, "shoulder") - _mid(P, "hip"), wanted)
-    if "neck" in usable and "head" in usable:  # bones between neck and head follow the neck
+    if "neck" in usable and "head" in usable and rest.is_ancestor(usable["neck"], usable["head"]):
+        # bones between neck and head follow the neck
         between = rest.chain(usable["head"], usable["neck"])
         for name in between:
             wanted[name] = delta["neck"] @ rest.bones[name].rotation
-        if "chest" in usable and usable["neck"] in rest.chain(usable["head"], usable["chest"]):
+        if "chest" in usable and rest.is_ancestor(usable["chest"], usable["neck"]):
             _align_chain(rest, usable["chest"], [usable["neck"]] + between, usable["head"],
                          _mid(rest_points, "shoulder"), _mid(rest_points, "ear"),
                          _mid(P, "ear") - _mid(P, "shoulder"), wanted)
@@ -170,7 +172,7 @@ def _ground(solution: Solution, rest: RestPose, usable, rest_points, posed) -> N
         for name, bone in ((f"{s}_ankle", foot), (f"{s}_heel", foot), (f"{s}_foot_index", toe)):
             if np.isfinite(rest_points[I[name]]).all():
                 carriers.append((bone, rest_points[I[name]]))
-    hips = usable["hips"]
+    hips = usable.get("root", usable["hips"])
     parent = rest.bones[hips].parent
     if not carriers or (parent is not None and parent in solution.rotations):
         return
