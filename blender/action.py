@@ -53,8 +53,9 @@ def write_curves(action, obj, data_path: str, frames: np.ndarray, values: np.nda
         fc.update()
 
 
-def key_rotations(action, obj, rotations: dict[str, np.ndarray], frame_start: int) -> list[str]:
-    """Key each pose bone's rotation (quaternion, or Euler in the bone's own mode); returns bone names."""
+def key_rotations(action, obj, rotations: dict[str, np.ndarray], frames) -> list[str]:
+    """Key each pose bone's rotation (quaternion, or Euler in the bone's own mode) at `frames`
+    (an array of scene frames, or the first frame of consecutive ones); returns the bone names."""
     from mathutils import Quaternion
 
     keyed = []
@@ -62,21 +63,21 @@ def key_rotations(action, obj, rotations: dict[str, np.ndarray], frame_start: in
         pbone = obj.pose.bones.get(name)
         if pbone is None:
             continue
-        frames = frame_start + np.arange(len(quats))
+        times = frames + np.arange(len(quats)) if np.ndim(frames) == 0 else np.asarray(frames)
         mode = pbone.rotation_mode
         if mode == "QUATERNION":
-            write_curves(action, obj, f'pose.bones["{name}"].rotation_quaternion', frames, quats, name)
+            write_curves(action, obj, f'pose.bones["{name}"].rotation_quaternion', times, quats, name)
         elif mode == "AXIS_ANGLE":
             values = np.array([Quaternion(q).to_axis_angle() for q in quats], dtype=object)
             aa = np.array([[a, *axis] for axis, a in values], dtype=np.float64)
-            write_curves(action, obj, f'pose.bones["{name}"].rotation_axis_angle', frames, aa, name)
+            write_curves(action, obj, f'pose.bones["{name}"].rotation_axis_angle', times, aa, name)
         else:
             eulers, prev = [], None
             for q in quats:
                 e = Quaternion(q).to_euler(mode, prev) if prev is not None else Quaternion(q).to_euler(mode)
                 eulers.append(tuple(e))
                 prev = e
-            write_curves(action, obj, f'pose.bones["{name}"].rotation_euler', frames, np.array(eulers), name)
+            write_curves(action, obj, f'pose.bones["{name}"].rotation_euler', times, np.array(eulers), name)
         keyed.append(name)
     return keyed
 

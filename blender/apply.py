@@ -55,6 +55,21 @@ def action_name(track: PoseTrack) -> str:
     return f"{stem}_{Path(track.model).stem or 'mocap'}"
 
 
+def key_times(track: PoseTrack, frame_start: int):
+    """Scene frame of each processed video frame: frame_start + i for a constant frame rate; for a
+    variable frame rate the frame's own time (container timestamps) at the track's nominal fps."""
+    import numpy as np
+
+    n = len(track)
+    regular = frame_start + np.arange(n, dtype=np.float64)
+    ts = track.timestamps_ms.astype(np.float64)
+    if n < 2 or not (np.diff(ts) > 0).all():  # no usable times: one frame per processed frame
+        return regular
+    timed = frame_start + (ts - ts[0]) * track.fps / 1000.0
+    # Rounding to whole milliseconds moves a constant-rate frame by < 0.1 frame: keep whole frames then.
+    return regular if np.abs(timed - regular).max() < 0.1 else timed
+
+
 def choose_bone_map(obj, rig: str | dict | None = "auto") -> tuple[str | None, dict]:
     """'auto' (detect), a preset name, a bone map JSON path, or a ready dict → (preset or None, map)."""
     names = [b.name for b in obj.data.bones]
@@ -70,6 +85,8 @@ def choose_bone_map(obj, rig: str | dict | None = "auto") -> tuple[str | None, d
 def check_target(obj) -> None:
     if obj is None or obj.type != "ARMATURE":
         raise RigError("The target is not an armature. Select an armature object.")
+    if obj.mode == "EDIT":
+        raise RigError(f"'{obj.name}' is in Edit Mode. Leave Edit Mode (Tab) and apply again.")
     if obj.library is not None or (obj.data.library is not None and obj.override_library is None):
         raise RigError(f"'{obj.name}' is linked from another file and cannot be keyed here. "
                        f"Make it local or use a library override.")
@@ -91,16 +108,15 @@ def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = "auto",
         roles = {bone: role for role, bone in bone_map.items()}
         rotations = local_rotations_evaluated(context, obj, solution.world_rotations, roles, frame_start)
         rotations = {bone: make_continuous(q) for bone, q in rotations.items()}
-    keyed = key_rotations(action, obj, rotations, frame_start)
+    times = key_times(track, frame_start)
+    keyed = key_rotations(action, obj, rotations, times)
     _switch_limbs_to_fk(action, obj, frame_start)
-    frames = frame_start + solution.frames
     if solution.hips_location is not None:
         import numpy as np
 
         name = solution.hips_bone
-        write_curves(action, obj, f'pose.bones["{name}"].location', np.arange(frame_start, frames),
-                     solution.hips_location, name)
-    frame_end = frames - 1
+        write_curves(action, obj, f'pose.bones["{name}"].location', times, solution.hips_location, name)
+    frame_end = int(round(times[-1]))
     if set_scene:
         scene = context.scene
         set_scene_fps(scene, track.fps)

@@ -94,7 +94,8 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
                 row = index - first
                 if row >= len(track):  # the container under-reported its length
                     track = _grow(track, max(row + 1, 2 * len(track)))
-                ts = int(round(index * 1000.0 / info.fps))
+                ts = _frame_time_ms(video.last_timestamp_ms, index, info.fps,
+                                    track.timestamps_ms[row - 1] if row else -1)
                 track.timestamps_ms[row] = ts
                 found = landmarker.detect(frame, ts)
                 if found is not None:
@@ -122,6 +123,16 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
         raise NoPersonError(f"No person was found in any of the {done} frames of {Path(info.path).name}. "
                             f"Use a video where one person is fully visible.")
     return track
+
+
+def _frame_time_ms(container_ms: float, index: int, fps: float, previous: int) -> int:
+    """The container's time for the frame (variable frame rate videos), else index / fps; always
+    strictly after the previous frame's (MediaPipe's VIDEO mode requires it)."""
+    if np.isfinite(container_ms) and container_ms >= 0 and (index == 0 or container_ms > 0):
+        ts = int(round(container_ms))
+    else:
+        ts = int(round(index * 1000.0 / fps))
+    return max(ts, previous + 1)
 
 
 def _grow(track: PoseTrack, frames: int) -> PoseTrack:

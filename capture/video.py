@@ -17,6 +17,22 @@ from .errors import VideoError
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".mts")
 
 
+IMAGE_SIGNATURES = ((b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
+                    (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+
+
+def _image_kind(path: str) -> str | None:
+    """The image format if the file is a still image (whatever its name says)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((kind for magic, kind in IMAGE_SIGNATURES if head.startswith(magic)), None)
+
+
 def _cv2():
     import cv2
     return cv2
@@ -65,6 +81,11 @@ class VideoSource:
             raise VideoError(f"Video not found: {self.path}. Check the path.")
         if os.path.isdir(self.path):
             raise VideoError(f"{self.path} is a folder, not a video file. Choose a video file.")
+        image = _image_kind(self.path)
+        if image:
+            raise VideoError(f"{self.path} is a {image} image, not a video. Choose a video file.")
+        if os.path.getsize(self.path) == 0:
+            raise VideoError(f"{self.path} is empty (0 bytes). Choose a video file.")
         self._cap = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
         if not self._cap.isOpened():
             self._cap.release()
@@ -72,7 +93,7 @@ class VideoSource:
                              f"decode). Convert it to H.264 MP4 and try again.")
         cap = self._cap
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        count = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)  # unknown: 0 (some report < 0)
         width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
         height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
         if width <= 0 or height <= 0 or not (0 < fps < 10000):
@@ -87,6 +108,7 @@ class VideoSource:
             width, height = height, width
         self.info = VideoInfo(self.path, width, height, fps, count, rotation)
         self._position = 0
+        self.last_timestamp_ms: float = float("nan")  # container time of the frame last yielded
 
     def __enter__(self) -> "VideoSource":
         return self
@@ -139,6 +161,7 @@ class VideoSource:
                 return
             index = self._position
             self._position += 1
+            self.last_timestamp_ms = float(cap.get(_cv2().CAP_PROP_POS_MSEC))
             yield index, self._oriented(frame)
 
 
