@@ -105,6 +105,11 @@ def run(args) -> int:
     if args.out:
         # Blender first: on Blender 4.2, importing bpy after MediaPipe's native libraries are loaded crashes.
         import bpy  # noqa: F401
+
+        from video_mocap.blender.export import check_writable
+
+        for out in args.out + ([args.landmarks] if args.landmarks else []):
+            check_writable(out)  # before any work: no capture wasted on an output that cannot be written
     try:
         start, stop = parse_frame_range(args.frames)
     except ValueError as exc:
@@ -123,6 +128,8 @@ def run(args) -> int:
             progress.say(f"warning: the video stopped decoding at frame {track.extra['truncated_at']}; "
                          f"kept the {len(track)} frames before it")
     progress.say(f"person found in {track.detected.sum()}/{len(track)} frames")
+    if 0 < track.detected.sum() < len(track):
+        progress.say(f"warning: no person in {len(track) - track.detected.sum()} of {len(track)} frames")
     if args.landmarks:
         track.save(args.landmarks)
         progress.say(f"wrote {args.landmarks}")
@@ -159,7 +166,6 @@ def bake_and_export(track, args, progress) -> None:
         progress.say(f"warning: no person in {result.filled_frames} frames; the nearest detected pose is held")
     for out in args.out:
         out_abs = os.path.abspath(out)
-        os.makedirs(os.path.dirname(out_abs), exist_ok=True)
         ext = Path(out).suffix.lower()
         if ext == ".fbx":
             export_fbx(context, obj, out_abs)

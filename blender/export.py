@@ -17,11 +17,18 @@ class ExportError(Exception):
     pass
 
 
-def _check_writable(path: str) -> None:
+def check_writable(path: str) -> None:
+    """Fail early, with the path in the message, when a file cannot be written there."""
     folder = os.path.dirname(os.path.abspath(path)) or "."
-    os.makedirs(folder, exist_ok=True)
-    if not os.access(folder, os.W_OK):
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"Cannot write {path}: {exc.strerror or exc}. Choose another folder.") from None
+    if not os.access(folder, os.W_OK) or os.path.isdir(path):
         raise ExportError(f"Cannot write {path}: the folder is not writable. Choose another folder.")
+
+
+_check_writable = check_writable
 
 
 def _select_only(context, obj) -> None:

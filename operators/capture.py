@@ -1,13 +1,10 @@
 """Capture: video → landmark cache. Runs in a worker thread; the main thread only polls a timer."""
 from __future__ import annotations
 
-import threading
-import time
-
 import bpy
 
 from ..capture.errors import Cancelled, CaptureError
-from ..capture.landmarker import capture_video
+from ..capture.job import CaptureJob, CaptureRequest
 from ..capture.track import PoseTrack
 from .common import cache_path, model_override, video_abspath
 
@@ -30,8 +27,7 @@ class MOCAP_OT_capture(bpy.types.Operator):
         description="When cancelled, keep the frames captured so far as a take")
 
     _timer = None
-    _thread = None
-    _job = None
+    job: CaptureJob | None = None
 
     @classmethod
     def poll(cls, context):
@@ -44,37 +40,21 @@ class MOCAP_OT_capture(bpy.types.Operator):
             return False
         return True
 
-    def _start(self, context):
+    def _make_job(self, context) -> CaptureJob:
         settings = context.scene.mocap
         start, stop = _frame_range(settings)
-        self._job = {"video": video_abspath(settings), "model": settings.model,
-                     "override": model_override(context, settings.model), "start": start, "stop": stop,
-                     "cache": str(cache_path(context, video_abspath(settings), settings.model)),
-                     "done": 0, "total": 0, "fps": 0.0, "track": None, "error": None,
-                     "cancel": threading.Event(), "keep_partial": self.keep_partial, "t0": time.perf_counter()}
-        return self._job
+        video = video_abspath(settings)
+        request = CaptureRequest(video, settings.model, model_override(context, settings.model), start, stop,
+                                 str(cache_path(context, video, settings.model)), self.keep_partial)
+        settings.is_capturing, settings.progress, settings.status = True, 0.0, "Starting…"
+        settings.cancel_requested = False
+        return CaptureJob(request)
 
-    @staticmethod
-    def _run(job):
-        def progress(done, total, fps):
-            job["done"], job["total"], job["fps"] = done, total, fps
-
-        try:
-            track = capture_video(job["video"], job["model"], job["override"], job["start"], job["stop"],
-                                  progress=progress, should_cancel=job["cancel"].is_set,
-                                  keep_partial=job["keep_partial"])
-            track.save(job["cache"])
-            job["track"] = track
-        except CaptureError as exc:
-            job["error"] = exc
-        except Exception as exc:  # never let a worker exception vanish: report it
-            job["error"] = exc
-
-    def _finish(self, context, job) -> set:
+    def _finish(self, context, status) -> set:
         settings = context.scene.mocap
         settings.is_capturing = False
         settings.cancel_requested = False
-        err = job["error"]
+        err = status.error
         if isinstance(err, Cancelled):
             settings.status = "Cancelled"
             self.report({"WARNING"}, str(err))
@@ -84,8 +64,8 @@ class MOCAP_OT_capture(bpy.types.Operator):
             self.report({"ERROR"}, str(err) if isinstance(err, CaptureError) else
                         f"Capture failed: {err.__class__.__name__}: {err}")
             return {"CANCELLED"}
-        track: PoseTrack = job["track"]
-        settings.track_path = job["cache"]
+        track: PoseTrack = status.track
+        settings.track_path = self.job.request.cache_path
         settings.progress = 1.0
         partial = " (partial: cancelled)" if track.extra.get("cancelled") else ""
         stopped = (f"; the video stopped decoding at frame {track.extra['truncated_at']}"
@@ -95,47 +75,45 @@ class MOCAP_OT_capture(bpy.types.Operator):
                     f"Captured {len(track)} frames, person found in {track.detected_fraction:.0%}{partial}{stopped}")
         return {"FINISHED"}
 
-    def execute(self, context):  # blocking: scripts and the headless command
-        job = self._start(context)
-        context.scene.mocap.is_capturing = True
-        self._run(job)
-        return self._finish(context, job)
+    def execute(self, context):  # blocking: scripts and tests
+        self.job = self._make_job(context)
+        return self._finish(context, self.job.run())
 
     def invoke(self, context, event):
-        job = self._start(context)
-        settings = context.scene.mocap
-        settings.is_capturing, settings.progress, settings.status = True, 0.0, "Starting…"
-        settings.cancel_requested = False
-        self._thread = threading.Thread(target=self._run, args=(job,), daemon=True, name="mocap-capture")
-        self._thread.start()
+        self.job = self._make_job(context).start()
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.1, window=context.window)
         wm.progress_begin(0, 1000)
         wm.modal_handler_add(self)
         return {"RUNNING_MODAL"}
 
-    def modal(self, context, event):
-        job = self._job
-        settings = context.scene.mocap
-        if event.type == "ESC" or settings.cancel_requested:
-            job["cancel"].set()
+    def step(self, context, event_type: str) -> set:
+        """One modal step (also driven directly by tests): Esc/cancel requests, progress, completion."""
+        job, settings = self.job, context.scene.mocap
+        if event_type == "ESC" or settings.cancel_requested:
+            job.cancel()
             settings.status = "Cancelling…"
-        if event.type != "TIMER":
+        if event_type != "TIMER":
             return {"PASS_THROUGH"}
-        total = max(job["total"], 1)
-        settings.progress = job["done"] / total
-        context.window_manager.progress_update(int(1000 * settings.progress))
-        if job["fps"] > 0 and not job["cancel"].is_set():
-            eta = (job["total"] - job["done"]) / job["fps"]
-            settings.status = f"{job['done']}/{job['total']} frames · {job['fps']:.1f} fps · ETA {eta:.0f} s"
+        st = job.status
+        settings.progress = st.fraction
+        if st.fps > 0 and not job.cancel_requested:
+            settings.status = f"{st.done}/{st.total} frames · {st.fps:.1f} fps · ETA {st.eta_s:.0f} s"
+        if job.is_alive():
+            return {"PASS_THROUGH"}
+        return self._finish(context, st)
+
+    def modal(self, context, event):
+        result = self.step(context, event.type)
+        wm = context.window_manager
+        wm.progress_update(int(1000 * context.scene.mocap.progress))
         for area in context.screen.areas if context.screen else ():
             if area.type == "VIEW_3D":
                 area.tag_redraw()
-        if self._thread.is_alive():
-            return {"PASS_THROUGH"}
-        context.window_manager.event_timer_remove(self._timer)
-        context.window_manager.progress_end()
-        return self._finish(context, job)
+        if "PASS_THROUGH" not in result:
+            wm.event_timer_remove(self._timer)
+            wm.progress_end()
+        return result
 
 
 class MOCAP_OT_capture_cancel(bpy.types.Operator):

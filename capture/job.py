@@ -1,0 +1,98 @@
+"""A capture running in the background: a worker thread, progress, ETA, cancel. No bpy.
+
+The Blender operator polls a job from a timer on the main thread, so Blender stays responsive; the
+headless command may run the same job and wait.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from .errors import Cancelled, CaptureError
+from .landmarker import capture_video
+from .track import PoseTrack
+
+
+@dataclass
+class CaptureRequest:
+    video: str
+    model: str = "full"
+    model_path: str | None = None
+    start: int | None = None
+    stop: int | None = None
+    cache_path: str | None = None      # where to save the landmark cache when done
+    keep_partial: bool = False         # on cancel, keep (and save) what was captured
+
+
+@dataclass
+class CaptureStatus:
+    done: int = 0
+    total: int = 0
+    fps: float = 0.0
+    running: bool = False
+    track: PoseTrack | None = None
+    error: Exception | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 0.0
+
+    @property
+    def eta_s(self) -> float:
+        return (self.total - self.done) / self.fps if self.fps > 0 else float("nan")
+
+    @property
+    def cancelled(self) -> bool:
+        return isinstance(self.error, Cancelled) or bool(self.track is not None and self.track.extra.get("cancelled"))
+
+
+class CaptureJob:
+    def __init__(self, request: CaptureRequest):
+        self.request = request
+        self.status = CaptureStatus()
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "CaptureJob":
+        self.status.running = True
+        self._thread = threading.Thread(target=self.run, daemon=True, name="mocap-capture")
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> CaptureStatus:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.status
+
+    def _progress(self, done: int, total: int, fps: float) -> None:
+        self.status.done, self.status.total, self.status.fps = done, total, fps
+
+    def run(self) -> CaptureStatus:
+        """The work itself (in the worker thread, or called directly to run blocking)."""
+        r, st = self.request, self.status
+        st.running = True
+        try:
+            track = capture_video(r.video, r.model, r.model_path, r.start, r.stop, progress=self._progress,
+                                  should_cancel=self._cancel.is_set, keep_partial=r.keep_partial)
+            if r.cache_path:
+                track.save(r.cache_path)
+            st.track = track
+        except CaptureError as exc:
+            st.error = exc
+        except Exception as exc:  # a worker must never die silently: the main thread reports it
+            st.error = exc
+        finally:
+            st.running = False
+        return st
