@@ -128,6 +128,10 @@ def run(args) -> int:
             progress.say(f"warning: the video stopped decoding at frame {track.extra['truncated_at']}; "
                          f"kept the {len(track)} frames before it")
     progress.say(f"person found in {track.detected.sum()}/{len(track)} frames")
+    if track.extra.get("people_max", 1) > 1:
+        progress.say(f"warning: {track.extra['people_max']} people in view; one person was tracked"
+                     + (f", but the tracker seems to switch people {track.extra['identity_jumps']} times"
+                        if track.extra.get("identity_jumps") else " consistently"))
     if 0 < track.detected.sum() < len(track):
         progress.say(f"warning: no person in {len(track) - track.detected.sum()} of {len(track)} frames")
     if args.landmarks:

@@ -1,6 +1,7 @@
 """Run the BlazePose GHUM landmarker (MediaPipe Tasks API, VIDEO mode) over a video → `PoseTrack`."""
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Callable
@@ -19,12 +20,13 @@ class Landmarker:
     """One MediaPipe PoseLandmarker in VIDEO mode. Timestamps must increase strictly: we ensure it."""
 
     def __init__(self, model_path: Path, min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5):
+                 min_tracking_confidence: float = 0.5, num_poses: int = 1, video: bool = True):
         from mediapipe.tasks.python import BaseOptions, vision
 
+        self.video = video
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model_path)),
-            running_mode=vision.RunningMode.VIDEO, num_poses=1,
+            running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE, num_poses=num_poses,
             min_pose_detection_confidence=min_detection_confidence,
             min_tracking_confidence=min_tracking_confidence)
         try:
@@ -44,6 +46,14 @@ class Landmarker:
         if self._impl is not None:
             self._impl.close()
             self._impl = None
+
+    def count_people(self, frame_bgr: np.ndarray) -> int:
+        """How many people an IMAGE-mode landmarker (num_poses > 1) finds in one frame."""
+        import cv2
+        import mediapipe as mp
+
+        rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+        return len(self._impl.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)).pose_landmarks)
 
     def detect(self, frame_bgr: np.ndarray, timestamp_ms: int):
         """→ (world (33,3), image (33,3), visibility (33,), presence (33,)) or None when nobody is found."""
@@ -69,11 +79,14 @@ class Landmarker:
 def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, start: int | None = None,
                   stop: int | None = None, progress: ProgressFn | None = None,
                   should_cancel: Callable[[], bool] | None = None, keep_partial: bool = False,
-                  require_person: bool = True) -> PoseTrack:
+                  require_person: bool = True, people_check_every: int = 60) -> PoseTrack:
     """Detect the person in video frames [start, stop) and return the track.
 
     Frames are streamed: only the landmark arrays grow with the clip length. If `should_cancel`
     returns True the capture stops; the partial track is returned when `keep_partial`, else Cancelled.
+    One person is tracked; every `people_check_every` frames a second landmarker counts the people
+    in view, and track.extra says how many were seen ('people_max') and whether the tracked person
+    seems to change ('identity_jumps': frames where the body jumps across the image).
     """
     task = resolve_model(model, model_path)
     with VideoSource(video_path) as video:
@@ -86,7 +99,10 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
         done = 0
         stopped_early = False
         t0 = time.perf_counter()
-        with Landmarker(task) as landmarker:
+        people_seen = []
+        with contextlib.ExitStack() as stack:
+            landmarker = stack.enter_context(Landmarker(task))
+            counter = stack.enter_context(Landmarker(task, num_poses=2, video=False)) if people_check_every else None
             for index, frame in video.frames(first, last):
                 if should_cancel is not None and should_cancel():
                     stopped_early = True
@@ -102,6 +118,8 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
                     (track.world_landmarks[row], track.image_landmarks[row],
                      track.visibility[row], track.presence[row]) = found
                     track.detected[row] = True
+                if counter is not None and found is not None and row % people_check_every == 0:
+                    people_seen.append(counter.count_people(frame))
                 done = row + 1
                 if progress is not None:
                     elapsed = time.perf_counter() - t0
@@ -119,10 +137,22 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
         track.extra = extra
     if stopped_early:
         track.extra["cancelled"] = True
+    track.extra["people_max"] = max(people_seen, default=1)
+    track.extra["identity_jumps"] = identity_jumps(track)
     if require_person and not track.detected.any():
         raise NoPersonError(f"No person was found in any of the {done} frames of {Path(info.path).name}. "
                             f"Use a video where one person is fully visible.")
     return track
+
+
+def identity_jumps(track: PoseTrack, threshold: float = 0.15) -> int:
+    """Consecutive detected frames whose body centre moves more than `threshold` of the frame: the
+    tracker probably switched to someone else."""
+    centre = np.mean(track.image_landmarks[:, 11:25, :2], axis=1)  # shoulders to hips; NaN: nobody
+    ok = track.detected & np.isfinite(centre).all(axis=1)
+    both = ok[1:] & ok[:-1]
+    step = np.linalg.norm(np.diff(centre, axis=0), axis=1)
+    return int(np.sum(both & (step > threshold)))
 
 
 def _frame_time_ms(container_ms: float, index: int, fps: float, previous: int) -> int:

@@ -49,6 +49,13 @@ def clips(tmp_path_factory, sample_video):
     # The person leaves (black frames) and comes back.
     c["leave"] = encode(sample_video, d / "leave.mp4", "-frames:v", "40", "-vf",
                         "drawbox=enable='between(n\\,15\\,24)':x=0:y=0:w=iw:h=ih:color=black:t=fill")
+    # Two people side by side (the sample and another camera's view of the same scene).
+    c["two"] = d / "two.mp4"
+    other = ROOT.parent / "shared" / "data" / "pose2sim_demo" / "cam02.mp4"
+    second = other if other.exists() else sample_video  # any second person will do
+    subprocess.run([ffmpeg(), "-y", "-loglevel", "error", "-i", str(sample_video), "-i", str(second),
+                    "-filter_complex", "[0:v]scale=540:960[a];[1:v]hflip,scale=540:960[b];[a][b]hstack",
+                    "-frames:v", "61", "-c:v", "mpeg4", "-q:v", "4", str(c["two"])], check=True)
     c["noperson"] = write_video(d / "noperson.mp4", frames=8, pattern="noise")
     import cv2
     cv2.imwrite(str(d / "image.png"), np.full((64, 64, 3), 200, np.uint8))
@@ -132,6 +139,15 @@ def test_person_leaving_and_coming_back(clips, tmp_path):
     track = PoseTrack.load(tmp_path / "lm.npz")
     assert not track.detected[16:24].any() and track.detected[:14].all() and track.detected[30:].all()
     assert "warning: no person in" in proc.stderr
+
+
+def test_two_people_one_is_tracked_and_the_user_is_told(clips, tmp_path):
+    proc = cli(clips["two"], "--landmarks", tmp_path / "lm.npz")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "2 people in view; one person was tracked consistently" in proc.stderr
+    track = PoseTrack.load(tmp_path / "lm.npz")
+    centre_x = track.image_landmarks[:, 11:25, 0].mean(axis=1)
+    assert track.detected.all() and (np.all(centre_x < 0.5) or np.all(centre_x > 0.5))  # never swaps
 
 
 def test_corrupt_model_and_cache(clips, tmp_path):
