@@ -16,7 +16,7 @@ demo: venv models sample
 	$(VPY) cli.py $(SAMPLE) --model full --landmarks out/demo_landmarks.npz \
 		--out out/demo.blend --out out/demo.fbx --out out/demo.bvh --out out/demo_contact_sheet.png
 
-test: venv models sample $(LTS_VENV)/.done
+test: venv models sample $(LTS_VENV)/.done dist .cache/venv-clean/.done .cache/venv-clean-lts/.done
 	$(VPY) -m pytest -q tests
 	@echo "--- the Blender integration subset again on Blender $(LTS_BPY) (LTS) ---"
 	$(LTS_VENV)/bin/python -m pytest -q tests/test_blender.py tests/test_cli.py
@@ -56,4 +56,32 @@ $(SAMPLE): tools/fetch_sample.py | $(VENV)/.done
 	$(VPY) tools/fetch_sample.py
 
 clean:
-	rm -rf $(VENV) $(BUILD_VENV) $(LTS_VENV) .cache models samples out
+	rm -rf $(VENV) $(BUILD_VENV) $(LTS_VENV) .cache models samples out dist
+
+# Extension zips: one per platform in dist/ (bundled wheels and models), built and validated with
+# Blender's own extension tools; test-dist installs the linux zip into bpy venvs without MediaPipe/OpenCV.
+CLEAN_VENV := .cache/venv-clean
+CLEAN_LTS_VENV := .cache/venv-clean-lts
+.PHONY: dist test-dist
+
+dist: venv models
+	$(VPY) tools/build_dist.py --out dist --cache .cache
+
+test-dist: dist sample $(CLEAN_VENV)/.done $(CLEAN_LTS_VENV)/.done
+	$(VPY) -m pytest -q tests/test_dist.py
+
+# bpy and what Blender itself ships, nothing else: the installed zip must bring its own packages.
+$(CLEAN_VENV)/.done: tools/requirements-clean.txt
+	rm -rf $(CLEAN_VENV)
+	$(PY) -m venv $(CLEAN_VENV)
+	$(CLEAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CLEAN_VENV)/bin/python -m pip install --quiet -r tools/requirements-clean.txt
+	touch $@
+
+$(CLEAN_LTS_VENV)/.done: tools/requirements-clean.txt
+	rm -rf $(CLEAN_LTS_VENV)
+	$(PY) -m venv $(CLEAN_LTS_VENV)
+	$(CLEAN_LTS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	sed 's/^bpy==.*/bpy==$(LTS_BPY)/' tools/requirements-clean.txt > $(CLEAN_LTS_VENV)/requirements.txt
+	$(CLEAN_LTS_VENV)/bin/python -m pip install --quiet -r $(CLEAN_LTS_VENV)/requirements.txt
+	touch $@

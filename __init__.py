@@ -8,7 +8,17 @@ _modules = []
 
 
 def register():
+    import os
+
+    import bpy
+
     from . import operators, preferences, properties, ui
+
+    if __package__.startswith("bl_ext."):
+        # MediaPipe imports matplotlib, which caches fonts under ~/.cache: keep that in the
+        # extension's own user folder, removed with the extension.
+        os.environ.setdefault("MPLCONFIGDIR", bpy.utils.extension_path_user(__package__, path="matplotlib",
+                                                                             create=True))
 
     _modules[:] = [preferences, properties, operators, ui]
     for module in _modules:
