@@ -13,6 +13,9 @@ class MOCAP_AP_preferences(bpy.types.AddonPreferences):
                                          description="Optional .task file used instead of the bundled full model")
     model_heavy: bpy.props.StringProperty(name="Heavy model", subtype="FILE_PATH",
                                           description="Optional .task file used instead of the bundled heavy model")
+    default_model: bpy.props.EnumProperty(
+        name="Default Model", default="full",
+        items=[(v, v.title(), f"New scenes start with the {v} model") for v in VARIANTS])
     cache_dir: bpy.props.StringProperty(name="Landmark cache", subtype="DIR_PATH",
                                         description="Folder for landmark caches (empty: beside the .blend file, "
                                                     "or the temporary folder for unsaved files)")
@@ -21,6 +24,7 @@ class MOCAP_AP_preferences(bpy.types.AddonPreferences):
         layout = self.layout
         for variant in VARIANTS:
             layout.prop(self, f"model_{variant}")
+        layout.prop(self, "default_model")
         layout.prop(self, "cache_dir")
 
 

@@ -1,16 +1,70 @@
-"""Scene settings of the Mocap panel (scene.mocap)."""
+"""Scene settings of the Mocap panel (scene.mocap): source video, takes, target, bone map, motion."""
+import os
+
 import bpy
 
 from .capture.models import DEFAULT_VARIANT, HINTS, VARIANTS
 from .retarget.bonemaps import PRESETS
+from .retarget.rig import ROLES
 from .retarget.solver import ROOT_MODES
 
 ROOT_MODE_TEXT = {"grounded": ("Grounded", "Hips move up and down so the feet stay on the floor"),
                   "in_place": ("In Place", "Hips stay where the rest pose has them")}
 
 
+def _video_changed(self, context):
+    """Read the chosen video's size, fps and length (shown in the panel); never raises."""
+    from .capture.errors import VideoError
+    from .capture.video import probe
+
+    self.video_error = ""
+    self.video_frames = 0
+    addon = context.preferences.addons.get(__package__) if context else None
+    if addon is not None and not self.is_property_set("model"):
+        self.model = addon.preferences.default_model
+    path = os.path.abspath(bpy.path.abspath(self.video_path)) if self.video_path else ""
+    if not path:
+        return
+    try:
+        info = probe(path)
+    except VideoError as exc:
+        self.video_error = str(exc)
+        return
+    self.video_width, self.video_height = info.width, info.height
+    self.video_fps, self.video_frames = info.fps, info.frame_count
+    if not self.use_frame_range:
+        self.frame_first, self.frame_last = 0, max(info.frame_count, 1)
+
+
+def _is_armature(self, obj):
+    return obj.type == "ARMATURE"
+
+
+class MocapTake(bpy.types.PropertyGroup):
+    """One captured landmark track (its cache file), reusable without detecting again."""
+    path: bpy.props.StringProperty(name="Landmarks", subtype="FILE_PATH")
+    source: bpy.props.StringProperty(name="Video")
+    model: bpy.props.StringProperty(name="Model")
+    frames: bpy.props.IntProperty(name="Frames")
+    first_frame: bpy.props.IntProperty(name="First Video Frame")
+    detected: bpy.props.FloatProperty(name="Detected", subtype="FACTOR", min=0, max=1)
+    partial: bpy.props.BoolProperty(name="Partial")
+
+
+class MocapBoneMapItem(bpy.types.PropertyGroup):
+    """role → bone of the target armature (name = role)."""
+    bone: bpy.props.StringProperty(name="Bone", description="Bone of the target armature playing this role")
+
+
 class MocapSettings(bpy.types.PropertyGroup):
-    video_path: bpy.props.StringProperty(name="Video", subtype="FILE_PATH", description="Video of one person")
+    # Source
+    video_path: bpy.props.StringProperty(name="Video", subtype="FILE_PATH", description="Video of one person",
+                                         update=_video_changed)
+    video_width: bpy.props.IntProperty(options={"SKIP_SAVE"})
+    video_height: bpy.props.IntProperty(options={"SKIP_SAVE"})
+    video_fps: bpy.props.FloatProperty(options={"SKIP_SAVE"})
+    video_frames: bpy.props.IntProperty(options={"SKIP_SAVE"})
+    video_error: bpy.props.StringProperty(options={"SKIP_SAVE"})
     model: bpy.props.EnumProperty(
         name="Model", default=DEFAULT_VARIANT,
         items=[(v, v.title(), f"BlazePose GHUM {v}: {HINTS[v]}") for v in VARIANTS])
@@ -19,29 +73,67 @@ class MocapSettings(bpy.types.PropertyGroup):
     frame_first: bpy.props.IntProperty(name="First", default=0, min=0, description="First video frame (0-based)")
     frame_last: bpy.props.IntProperty(name="Last", default=100, min=1,
                                       description="Video frame after the last one captured")
+    keep_partial: bpy.props.BoolProperty(name="Keep Partial Take", default=False,
+                                         description="When a capture is cancelled, keep what was captured")
+    # Takes
+    takes: bpy.props.CollectionProperty(type=MocapTake)
+    take_index: bpy.props.IntProperty(name="Take", default=0)
+    track_path: bpy.props.StringProperty(name="Landmarks", subtype="FILE_PATH",
+                                         description="Landmark cache (.npz) to apply")
+    # Target
+    target: bpy.props.PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature,
+                                      description="Armature to animate (empty: the active armature)")
     rig_preset: bpy.props.EnumProperty(
         name="Bone Names", default="AUTO",
         items=[("AUTO", "Auto-detect", "Recognise the preset from the armature's bone names"),
+               ("CUSTOM", "Custom Map", "Use the bone map below (edit it, save or load it as JSON)"),
                ("JSON", "Bone Map File", "Use the bone map JSON file below")]
         + [(p, p.title(), f"{p} bone names") for p in PRESETS])
     bone_map_path: bpy.props.StringProperty(name="Bone Map", subtype="FILE_PATH",
                                             description="Bone map JSON (role → bone name)")
+    bone_map: bpy.props.CollectionProperty(type=MocapBoneMapItem)
+    bone_map_index: bpy.props.IntProperty(default=0)
+    detected_preset: bpy.props.StringProperty(options={"SKIP_SAVE"})
+    # Motion
     root_mode: bpy.props.EnumProperty(name="Root", default="grounded",
                                       items=[(m, *ROOT_MODE_TEXT[m]) for m in ROOT_MODES])
-    track_path: bpy.props.StringProperty(name="Landmarks", subtype="FILE_PATH",
-                                         description="Landmark cache (.npz) of the last capture")
+    # Reference video
+    reference_take: bpy.props.StringProperty(subtype="FILE_PATH", description="Take shown as reference video")
+    reference_frame_start: bpy.props.IntProperty(default=1)
+    show_skeleton: bpy.props.BoolProperty(name="2D Skeleton", default=True,
+                                          description="Draw the detected skeleton over the reference video")
     # Live status of a running capture (written by the modal operator, read by the panel).
     is_capturing: bpy.props.BoolProperty(default=False, options={"SKIP_SAVE"})
     progress: bpy.props.FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR", options={"SKIP_SAVE"})
     status: bpy.props.StringProperty(default="", options={"SKIP_SAVE"})
     cancel_requested: bpy.props.BoolProperty(default=False, options={"SKIP_SAVE"})
 
+    def active_take(self):
+        if 0 <= self.take_index < len(self.takes):
+            return self.takes[self.take_index]
+        return None
+
+    def custom_map(self) -> dict:
+        return {item.name: item.bone for item in self.bone_map if item.bone}
+
+    def fill_bone_map(self, bone_map: dict) -> None:
+        self.bone_map.clear()
+        for role in ROLES:
+            item = self.bone_map.add()
+            item.name = role
+            item.bone = bone_map.get(role, "")
+
+
+classes = (MocapTake, MocapBoneMapItem, MocapSettings)
+
 
 def register():
-    bpy.utils.register_class(MocapSettings)
+    for cls in classes:
+        bpy.utils.register_class(cls)
     bpy.types.Scene.mocap = bpy.props.PointerProperty(type=MocapSettings)
 
 
 def unregister():
     del bpy.types.Scene.mocap
-    bpy.utils.unregister_class(MocapSettings)
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)

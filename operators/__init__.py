@@ -1,7 +1,7 @@
 """Operators: translate between Blender data and the core; report errors; never crash."""
-from . import apply, capture, export, rig
+from . import apply, capture, export, reference, rig
 
-_modules = (capture, apply, rig, export)
+_modules = (capture, apply, rig, export, reference)
 
 
 def register():

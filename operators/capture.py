@@ -1,6 +1,8 @@
 """Capture: video → landmark cache. Runs in a worker thread; the main thread only polls a timer."""
 from __future__ import annotations
 
+import os
+
 import bpy
 
 from ..capture.errors import Cancelled, CaptureError
@@ -44,8 +46,9 @@ class MOCAP_OT_capture(bpy.types.Operator):
         settings = context.scene.mocap
         start, stop = _frame_range(settings)
         video = video_abspath(settings)
+        keep = self.keep_partial or settings.keep_partial
         request = CaptureRequest(video, settings.model, model_override(context, settings.model), start, stop,
-                                 str(cache_path(context, video, settings.model)), self.keep_partial)
+                                 str(cache_path(context, video, settings.model, start, stop)), keep)
         settings.is_capturing, settings.progress, settings.status = True, 0.0, "Starting…"
         settings.cancel_requested = False
         return CaptureJob(request)
@@ -65,7 +68,7 @@ class MOCAP_OT_capture(bpy.types.Operator):
                         f"Capture failed: {err.__class__.__name__}: {err}")
             return {"CANCELLED"}
         track: PoseTrack = status.track
-        settings.track_path = self.job.request.cache_path
+        add_take(settings, self.job.request.cache_path, track)
         settings.progress = 1.0
         partial = " (partial: cancelled)" if track.extra.get("cancelled") else ""
         stopped = (f"; the video stopped decoding at frame {track.extra['truncated_at']}"
@@ -116,6 +119,51 @@ class MOCAP_OT_capture(bpy.types.Operator):
         return result
 
 
+def add_take(settings, path: str, track: PoseTrack) -> None:
+    """List the capture as a take (replacing a take with the same cache file) and make it active."""
+    for i, take in enumerate(settings.takes):
+        if take.path == path:
+            settings.takes.remove(i)
+            break
+    take = settings.takes.add()
+    take.name = f"{os.path.basename(track.source)} · {track.model}"
+    if track.first_frame or len(track):
+        take.name += f" · {track.first_frame}-{track.first_frame + len(track) - 1}"
+    take.path, take.source, take.model = path, track.source, track.model
+    take.frames, take.first_frame = len(track), track.first_frame
+    take.detected, take.partial = track.detected_fraction, bool(track.extra.get("cancelled"))
+    settings.take_index = len(settings.takes) - 1
+    settings.track_path = path
+
+
+class MOCAP_OT_take_remove(bpy.types.Operator):
+    """Remove the selected take from the list (and its landmark cache file)"""
+
+    bl_idname = "mocap.take_remove"
+    bl_label = "Remove Take"
+    bl_options = {"REGISTER", "UNDO"}
+
+    delete_file: bpy.props.BoolProperty(name="Delete Cache File", default=True)
+
+    @classmethod
+    def poll(cls, context):
+        return context.scene.mocap.active_take() is not None and not context.scene.mocap.is_capturing
+
+    def execute(self, context):
+        settings = context.scene.mocap
+        take = settings.active_take()
+        path = bpy.path.abspath(take.path)
+        if self.delete_file and os.path.isfile(path):
+            try:
+                os.remove(path)
+            except OSError as exc:
+                self.report({"WARNING"}, f"Could not delete {path}: {exc}")
+        settings.takes.remove(settings.take_index)
+        settings.take_index = min(settings.take_index, len(settings.takes) - 1)
+        settings.track_path = settings.active_take().path if settings.active_take() else ""
+        return {"FINISHED"}
+
+
 class MOCAP_OT_capture_cancel(bpy.types.Operator):
     """Stop the running capture"""
 
@@ -131,7 +179,7 @@ class MOCAP_OT_capture_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (MOCAP_OT_capture, MOCAP_OT_capture_cancel)
+classes = (MOCAP_OT_capture, MOCAP_OT_capture_cancel, MOCAP_OT_take_remove)
 
 
 def register():

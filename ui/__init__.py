@@ -1,9 +1,11 @@
-from . import panel
+from . import overlay, panel
 
 
 def register():
     panel.register()
+    overlay.register()
 
 
 def unregister():
+    overlay.unregister()
     panel.unregister()

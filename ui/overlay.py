@@ -1,0 +1,107 @@
+"""The detected 2D skeleton drawn over the reference video in camera view (a draw handler)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..capture.landmarks import SKELETON
+from ..capture.track import PoseTrack, TrackError
+
+_handle = None
+_tracks: dict[str, PoseTrack | None] = {}
+
+
+def fitted_frame(corners: np.ndarray, image_size, frame_size) -> np.ndarray:
+    """Corners (top-left, top-right, bottom-left) in region pixels of where an image of image_size
+    sits when fitted ('FIT') into a camera frame of frame_size whose corners are `corners`."""
+    tl, tr, bl = (np.asarray(c, float) for c in corners)
+    iw, ih = image_size
+    fw, fh = frame_size
+    sx = sy = 1.0
+    if iw / ih < fw / fh:
+        sx = (iw / ih) / (fw / fh)   # narrower image: bars left and right
+    else:
+        sy = (fw / fh) / (iw / ih)   # wider image: bars top and bottom
+    centre = (tr + bl) / 2
+    u, v = (tr - tl), (bl - tl)
+    tl2 = centre - sx * u / 2 - sy * v / 2
+    return np.array([tl2, tl2 + sx * u, tl2 + sy * v])
+
+
+def image_to_region(points: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """Normalised image points (x right, y down; (…,2)) → region pixels inside the fitted frame."""
+    tl, tr, bl = frame
+    return tl + points[..., :1] * (tr - tl) + points[..., 1:2] * (bl - tl)
+
+
+def skeleton_lines(track: PoseTrack, row: int) -> np.ndarray:
+    """(N,2,2) normalised segments of the detected skeleton at track row `row` (empty if nobody)."""
+    if not (0 <= row < len(track)) or not track.detected[row]:
+        return np.zeros((0, 2, 2))
+    pts = track.image_landmarks[row, :, :2]
+    segs = np.array([(pts[a], pts[b]) for a, b in SKELETON])
+    return segs[np.isfinite(segs).all(axis=(1, 2))]
+
+
+def _track(path: str):
+    if path not in _tracks:
+        try:
+            _tracks[path] = PoseTrack.load(path)
+        except TrackError:
+            _tracks[path] = None
+    return _tracks[path]
+
+
+def _draw():  # pragma: no cover - needs a GPU and a window
+    import bpy
+    import gpu
+    from bpy_extras.view3d_utils import location_3d_to_region_2d
+    from gpu_extras.batch import batch_for_shader
+
+    context = bpy.context
+    scene = context.scene
+    settings = getattr(scene, "mocap", None)
+    rv3d, region = context.region_data, context.region
+    if settings is None or not settings.show_skeleton or not settings.reference_take or rv3d is None:
+        return
+    if rv3d.view_perspective != "CAMERA" or scene.camera is None:
+        return
+    track = _track(bpy.path.abspath(settings.reference_take))
+    if track is None:
+        return
+    lines = skeleton_lines(track, scene.frame_current - settings.reference_frame_start)
+    if not len(lines):
+        return
+    cam = scene.camera
+    tr, br, bl, tl = [cam.matrix_world @ v for v in cam.data.view_frame(scene=scene)]
+    corners = [location_3d_to_region_2d(region, rv3d, p) for p in (tl, tr, bl)]
+    if any(c is None for c in corners):
+        return
+    frame = fitted_frame(np.array(corners), track.frame_size, (scene.render.resolution_x, scene.render.resolution_y))
+    coords = image_to_region(lines.reshape(-1, 2), frame)
+    shader = gpu.shader.from_builtin("UNIFORM_COLOR")
+    batch = batch_for_shader(shader, "LINES", {"pos": [tuple(p) for p in coords]})
+    gpu.state.line_width_set(3.0)
+    shader.uniform_float("color", (0.1, 1.0, 0.3, 0.9))
+    batch.draw(shader)
+
+
+def register():
+    import bpy
+
+    global _handle
+    _tracks.clear()
+    _handle = bpy.types.SpaceView3D.draw_handler_add(_draw, (), "WINDOW", "POST_PIXEL")
+
+
+def unregister():
+    import bpy
+
+    global _handle
+    if _handle is not None:
+        bpy.types.SpaceView3D.draw_handler_remove(_handle, "WINDOW")
+        _handle = None
+    _tracks.clear()
+
+
+def is_registered() -> bool:
+    return _handle is not None
