@@ -2,7 +2,8 @@
 
     .venv/bin/python cli.py VIDEO [--model lite|full|heavy] [--frames A:B] [--landmarks OUT.npz]
                          [--armature FILE.blend:OBJECT] [--rig auto|PRESET] [--bone-map MAP.json]
-                         [--root grounded|in_place] [--out OUT.fbx|OUT.bvh|OUT.blend|OUT.png]...
+                         [--root hips|root_bone|grounded|in_place] [--no-foot-lock] [--fov DEG | --focal-mm MM]
+                         [--out OUT.fbx|OUT.bvh|OUT.blend|OUT.png]...
 
 Without --armature the target is a new Rigify human metarig; with it, FILE.blend is opened (it is
 never written) and OBJECT receives the motion; --rig auto detects the bone names' preset.
@@ -41,7 +42,7 @@ def load_package():
 def parse_args(argv):
     from video_mocap.capture.models import VARIANTS
     from video_mocap.retarget.bonemaps import PRESETS
-    from video_mocap.retarget.solver import ROOT_MODES
+    from video_mocap.retarget.solver import ROOT_MODE_HELP, ROOT_MODES
 
     ap = argparse.ArgumentParser(prog="cli.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("video", help="video file, or a landmark cache .npz")
@@ -51,8 +52,12 @@ def parse_args(argv):
     ap.add_argument("--rig", default=None,
                     help=f"bone-name preset of the target: auto, {', '.join(PRESETS)} (default: auto)")
     ap.add_argument("--bone-map", help="a bone map JSON (role → bone name) instead of a preset")
-    ap.add_argument("--root", default="grounded", choices=ROOT_MODES,
-                    help="grounded: hips move up/down to keep the feet on the floor; in_place: hips fixed")
+    ap.add_argument("--root", default="hips", choices=ROOT_MODES,
+                    help="; ".join(f"{m}: {ROOT_MODE_HELP[m]}" for m in ROOT_MODES) + " (default hips)")
+    ap.add_argument("--no-foot-lock", action="store_true", help="let planted feet slide (no foot locking)")
+    ap.add_argument("--fov", type=float, help="the camera's field of view across the longer side, degrees "
+                                              "(default 60, a phone's main camera)")
+    ap.add_argument("--focal-mm", type=float, help="the lens focal length in mm, full-frame equivalent")
     ap.add_argument("--frames", help="video frames A:B (A inclusive, B exclusive, 0-based)")
     ap.add_argument("--landmarks", help="write the landmark cache (.npz) here")
     ap.add_argument("--out", action="append", default=[], help="output file; repeat for several")
@@ -159,7 +164,12 @@ def bake_and_export(track, args, progress) -> None:
         bpy.ops.wm.read_factory_settings(use_empty=True)
         obj = add_metarig(context)
         rig = args.bone_map or args.rig or "metarig"
-    result = apply_track(context, obj, track, rig, root_mode=args.root)
+    camera = {"fov_deg": args.fov} if args.fov else {"focal_mm": args.focal_mm} if args.focal_mm else None
+    result = apply_track(context, obj, track, rig, root_mode=args.root, foot_lock=not args.no_foot_lock,
+                         camera=camera)
+    if result.foot_skate:
+        progress.say(f"foot skate while planted: {100 * result.foot_skate['before']:.2f} cm/frame before "
+                     f"locking, {100 * result.foot_skate['after']:.2f} cm/frame after")
     if result.preset:
         progress.say(f"bone map: preset '{result.preset}' ({len(result.bone_map)} roles)")
     if result.missing_roles:

@@ -6,10 +6,9 @@ import bpy
 from .capture.models import DEFAULT_VARIANT, HINTS, VARIANTS
 from .retarget.bonemaps import PRESETS
 from .retarget.rig import ROLES
-from .retarget.solver import ROOT_MODES
+from .retarget.solver import ROOT_MODE_HELP, ROOT_MODES
 
-ROOT_MODE_TEXT = {"grounded": ("Grounded", "Hips move up and down so the feet stay on the floor"),
-                  "in_place": ("In Place", "Hips stay where the rest pose has them")}
+ROOT_MODE_TEXT = {m: (m.replace("_", " ").title(), ROOT_MODE_HELP[m].capitalize()) for m in ROOT_MODES}
 
 
 def _video_changed(self, context):
@@ -95,8 +94,13 @@ class MocapSettings(bpy.types.PropertyGroup):
     bone_map_index: bpy.props.IntProperty(default=0)
     detected_preset: bpy.props.StringProperty(options={"SKIP_SAVE"})
     # Motion
-    root_mode: bpy.props.EnumProperty(name="Root", default="grounded",
+    root_mode: bpy.props.EnumProperty(name="Root", default="hips",
                                       items=[(m, *ROOT_MODE_TEXT[m]) for m in ROOT_MODES])
+    foot_lock: bpy.props.BoolProperty(name="Foot Locking", default=True,
+                                      description="Keep planted feet from sliding (with root motion)")
+    fov_deg: bpy.props.FloatProperty(name="Camera FOV", default=60.0, min=5.0, max=170.0,
+                                     description="The video camera's field of view across the longer side "
+                                                 "(for root motion); phones are about 55-70°")
     # Reference video
     reference_take: bpy.props.StringProperty(subtype="FILE_PATH", description="Take shown as reference video")
     reference_frame_start: bpy.props.IntProperty(default=1)

@@ -41,6 +41,7 @@ class ApplyResult:
     preset: str | None = None
     bone_map: dict = field(default_factory=dict)
     held: dict = field(default_factory=dict)
+    foot_skate: dict = field(default_factory=dict)
 
 
 def set_scene_fps(scene, fps: float) -> None:
@@ -93,7 +94,8 @@ def check_target(obj) -> None:
 
 
 def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = "auto", frame_start: int = 1,
-                set_scene: bool = True, root_mode: str = "grounded") -> ApplyResult:
+                set_scene: bool = True, root_mode: str = "hips", foot_lock: bool = True,
+                camera: dict | None = None, level: bool = True) -> ApplyResult:
     """Key one pose per processed video frame into a NEW Action on obj.
 
     Output frame i (scene frame frame_start + i) is video frame track.first_frame + i.
@@ -101,7 +103,7 @@ def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = "auto",
     check_target(obj)
     preset, bone_map = choose_bone_map(obj, rig)
     rest = read_rest_pose(obj)
-    solution = solve(track, rest, bone_map, root_mode=root_mode)
+    solution = solve(track, rest, bone_map, root_mode=root_mode, foot_lock=foot_lock, camera=camera, level=level)
     rotations = solution.rotations
     action = new_action(obj, action_name(track))  # empty and assigned: nothing else animates the rig now
     if needs_evaluation(obj, rotations):
@@ -111,11 +113,8 @@ def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = "auto",
     times = key_times(track, frame_start)
     keyed = key_rotations(action, obj, rotations, times)
     _switch_limbs_to_fk(action, obj, frame_start)
-    if solution.hips_location is not None:
-        import numpy as np
-
-        name = solution.hips_bone
-        write_curves(action, obj, f'pose.bones["{name}"].location', times, solution.hips_location, name)
+    for name, location in solution.locations.items():
+        write_curves(action, obj, f'pose.bones["{name}"].location', times, location, name)
     frame_end = int(round(times[-1]))
     if set_scene:
         scene = context.scene
@@ -125,4 +124,5 @@ def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = "auto",
     action["mocap_first_video_frame"] = track.first_frame
     action["mocap_fps"] = track.fps
     return ApplyResult(action, frame_start, frame_end, keyed, solution.missing_roles, solution.filled_frames,
-                       preset, {r: bone_map[r] for r in bone_map if bone_map[r] in rest.bones}, solution.held)
+                       preset, {r: bone_map[r] for r in bone_map if bone_map[r] in rest.bones}, solution.held,
+                       solution.foot_skate)

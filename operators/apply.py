@@ -42,7 +42,8 @@ class MOCAP_OT_apply(bpy.types.Operator):
             return {"CANCELLED"}
         try:
             track = PoseTrack.load(path)
-            result = apply_track(context, target_armature(context), track, rig, root_mode=settings.root_mode)
+            result = apply_track(context, target_armature(context), track, rig, root_mode=settings.root_mode,
+                                 foot_lock=settings.foot_lock, camera={"fov_deg": settings.fov_deg})
         except (TrackError, RigError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

@@ -44,7 +44,7 @@ PRESETS: dict[str, dict[str, list[str]]] = {
         "upper_arm.X": ["upper_arm_fk.{S}"], "forearm.X": ["forearm_fk.{S}"], "hand.X": ["hand_fk.{S}"],
         "thigh.X": ["thigh_fk.{S}"], "shin.X": ["shin_fk.{S}"], "foot.X": ["foot_fk.{S}"], "toe.X": ["toe_fk.{S}"],
         "index.X": ["f_index.01.{S}"], "pinky.X": ["f_pinky.01.{S}"], "heel.X": ["ORG-heel.02.{S}"],
-        "root": ["torso"],
+        "torso": ["torso"], "root": ["root"],
     }),
     # Mixamo (any 'mixamorig*:' prefix).
     "mixamo": _sides({
@@ -56,6 +56,7 @@ PRESETS: dict[str, dict[str, list[str]]] = {
     # Unreal Engine mannequin (UE4: spine_03; UE5: spine_05, neck_02).
     "unreal": _sides({
         "hips": ["pelvis"], "chest": ["spine_05", "spine_04", "spine_03"], "neck": ["neck_01"], "head": ["head"],
+        "root": ["root"],
         "upper_arm.X": ["upperarm_{s}"], "forearm.X": ["lowerarm_{s}"], "hand.X": ["hand_{s}"],
         "thigh.X": ["thigh_{s}"], "shin.X": ["calf_{s}"], "foot.X": ["foot_{s}"], "toe.X": ["ball_{s}"],
         "index.X": ["index_01_{s}", "index_metacarpal_{s}"], "pinky.X": ["pinky_01_{s}", "pinky_metacarpal_{s}"],

@@ -13,7 +13,8 @@ ROLES = (
     # Helpers, not posed themselves (no landmark sees them bend): they tell where the rig's toe tips,
     # knuckles, heels and face are, for reading its rest pose.
     "toe.L", "toe.R", "index.L", "pinky.L", "index.R", "pinky.R", "heel.L", "heel.R", "ear.L", "ear.R", "nose",
-    "root",  # the bone that carries the body's translation when it is not the hips (Rigify's 'torso')
+    "torso",  # the control that carries the body's translation when the hips bone does not (Rigify)
+    "root",   # a ground-level root bone (Unreal, Rigify) for root motion
 )
 POSED_ROLES = ROLES[:16]
 

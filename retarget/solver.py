@@ -21,13 +21,19 @@ class Solution:
     frames: int
     missing_roles: list[str] = field(default_factory=list)
     filled_frames: int = 0                   # frames without a person, held from the nearest detection
-    root_offset: np.ndarray | None = None    # (T,3) armature-space translation of the hips bone
-    hips_location: np.ndarray | None = None  # (T,3) the same as the hips pose bone's location channels
-    hips_bone: str | None = None
+    root_offset: np.ndarray | None = None    # (T,3) armature-space translation of the body
+    locations: dict[str, np.ndarray] = field(default_factory=dict)  # bone → (T,3) location channels
+    foot_skate: dict[str, float] = field(default_factory=dict)       # 'before'/'after' locking, m/frame
     held: dict[str, int] = field(default_factory=dict)  # role → frames held at the last reliable pose
 
 
-ROOT_MODES = ("grounded", "in_place")
+ROOT_MODES = ("hips", "root_bone", "grounded", "in_place")
+ROOT_MODE_HELP = {
+    "hips": "root motion on the hips: the body travels as in the video (camera-based), feet planted",
+    "root_bone": "root motion on the rig's root bone (horizontal) and the hips (vertical)",
+    "grounded": "in place horizontally; the hips move up and down so the feet stay on the floor",
+    "in_place": "the hips stay where the rest pose has them",
+}
 VISIBILITY_THRESHOLD = 0.5  # MediaPipe's own cut-off for drawing a landmark
 
 # Landmarks each part's frame is read from: when any is unreliable, the part holds its last good pose.
@@ -86,21 +92,36 @@ def landmarks_in_blender(track: PoseTrack) -> tuple[np.ndarray, int]:
     return mediapipe_to_blender(points), filled
 
 
-def solve(track: PoseTrack, rest: RestPose, bone_map: dict[str, str], root_mode: str = "grounded",
-          visibility_threshold: float = VISIBILITY_THRESHOLD) -> Solution:
+def solve(track: PoseTrack, rest: RestPose, bone_map: dict[str, str], root_mode: str = "hips",
+          visibility_threshold: float = VISIBILITY_THRESHOLD, level: bool = True, foot_lock: bool = True,
+          camera: dict | None = None) -> Solution:
+    """A capture onto a rig. level: make the body upright whatever the camera's tilt (gravity from
+    the feet or the torso); camera: fov_deg / focal_px / focal_mm+sensor_mm for root motion."""
+    from ..motion.root import world_trajectory
+
     P, filled = landmarks_in_blender(track)
     reliable = part_reliability(track, visibility_threshold) if visibility_threshold > 0 else None
-    return solve_points(P, rest, bone_map, filled, reliable, root_mode)
+    trajectory = None
+    if level or root_mode in ("hips", "root_bone"):
+        rotation, hips, _ = world_trajectory(track, **(camera or {}))
+        ok = track.detected.astype(bool) & np.isfinite(hips).all(axis=1)
+        if ok.any():
+            trajectory, _ = fill_missing(hips, ok)
+        if level:
+            P = P @ rotation.T
+    return solve_points(P, rest, bone_map, filled, reliable, root_mode, trajectory=trajectory, fps=track.fps,
+                        foot_lock=foot_lock)
 
 
 def solve_points(P: np.ndarray, rest: RestPose, bone_map: dict[str, str], filled: int = 0,
-                 reliable: dict[str, np.ndarray] | None = None, root_mode: str = "in_place") -> Solution:
+                 reliable: dict[str, np.ndarray] | None = None, root_mode: str = "in_place",
+                 trajectory: np.ndarray | None = None, fps: float = 30.0, foot_lock: bool = True) -> Solution:
     """Landmarks P (T,33,3) in Blender axes → local rotations of the mapped bones (and the spine bones
     between hips and chest, which share the torso's twist).
 
     reliable: role → (T,) bool; a part holds its last reliable orientation where False.
-    root_mode: 'in_place' (hips stay at rest) or 'grounded' (hips move up and down so the lowest
-    point of the rig's feet stays on the rest pose's floor: squats and kneels read right)."""
+    root_mode: see ROOT_MODE_HELP. trajectory: (T,3) the person's hip centre in an upright world
+    (metres, floor at z = 0), needed for 'hips' and 'root_bone' (else those act like 'grounded')."""
     if root_mode not in ROOT_MODES:
         raise ValueError(f"root_mode must be one of {ROOT_MODES}")
     usable, missing = resolve_bone_map(rest, bone_map)
@@ -156,38 +177,81 @@ def solve_points(P: np.ndarray, rest: RestPose, bone_map: dict[str, str], filled
         else:
             posed[name] = inherited if parent is not None else identity @ bone.rotation
     solution = Solution(local, {n: posed[n] for n in wanted}, T, missing, filled, held=held)
-    if root_mode == "grounded":
-        _ground(solution, rest, usable, rest_points, posed)
+    if root_mode != "in_place":
+        _root_motion(solution, rest, usable, rest_points, posed, P, root_mode, trajectory, fps, foot_lock)
     return solution
 
 
-def _ground(solution: Solution, rest: RestPose, usable, rest_points, posed) -> None:
-    """Vertical hips offset keeping the lowest foot point at the rest pose's floor height."""
-    carriers = []
+def _foot_points(rest: RestPose, usable, rest_points, posed) -> dict[str, np.ndarray]:
+    """Per foot, (T,3) the lowest of its ankle/heel/toe points each frame (hips at rest)."""
+    heads = None
+    feet = {}
     for side, s in (("L", "left"), ("R", "right")):
         foot = usable.get(f"foot.{side}") or usable.get(f"shin.{side}")
         if foot is None:
             continue
         toe = usable.get(f"toe.{side}", foot)
+        pts = []
         for name, bone in ((f"{s}_ankle", foot), (f"{s}_heel", foot), (f"{s}_foot_index", toe)):
-            if np.isfinite(rest_points[I[name]]).all():
-                carriers.append((bone, rest_points[I[name]]))
-    hips = usable.get("root", usable["hips"])
-    parent = rest.bones[hips].parent
-    if not carriers or (parent is not None and parent in solution.rotations):
+            point = rest_points[I[name]]
+            if not np.isfinite(point).all() or bone not in posed:
+                continue
+            if heads is None:
+                heads = posed_heads(rest, posed)
+            b = rest.bones[bone]
+            pts.append(heads[bone] + np.einsum("tij,j->ti", posed[bone] @ b.rotation.T, point - b.head))
+        if pts:
+            stack = np.stack(pts, 1)  # (T, n, 3)
+            feet[side] = stack[np.arange(len(stack)), np.argmin(stack[..., 2], axis=1)]
+    return feet
+
+
+def _root_motion(solution: Solution, rest: RestPose, usable, rest_points, posed, P, mode, trajectory, fps,
+                 foot_lock) -> None:
+    """The body's translation: vertical grounding (the lowest foot point stays on the rest pose's
+    floor), plus horizontal travel from the camera-based trajectory scaled to the rig, with planted
+    feet locked."""
+    from ..motion.feet import detect_contacts, foot_skate, lock_feet
+
+    carrier = usable.get("torso", usable["hips"])  # Rigify moves the body with 'torso', not 'hips'
+    parent = rest.bones[carrier].parent
+    feet = _foot_points(rest, usable, rest_points, posed)
+    if not feet or (parent is not None and parent in solution.rotations):
         return
-    heads = posed_heads(rest, posed)
-    lowest = None
-    for bone, point in carriers:
-        b = rest.bones[bone]
-        z = heads[bone][:, 2] + np.einsum("tj,j->t", (posed[bone] @ b.rotation.T)[:, 2, :], point - b.head)
-        lowest = z if lowest is None else np.minimum(lowest, z)
-    floor = min(p[2] for _, p in carriers)
+    floor = np.nanmin(rest_points[[I[f"{s}_{n}"] for s in ("left", "right") for n in ("ankle", "heel", "foot_index")], 2])
+    lowest = np.min(np.stack([f[:, 2] for f in feet.values()]), axis=0)
     offset = np.zeros((len(lowest), 3))
     offset[:, 2] = floor - lowest
+    if mode in ("hips", "root_bone") and trajectory is not None:
+        leg_rig = _leg_length(rest_points)
+        leg_person = np.nanmedian(_leg_length(P))
+        scale = leg_rig / leg_person if leg_person > 0 else 1.0
+        offset[:, :2] = scale * (trajectory[:, :2] - trajectory[0, :2])
+        if foot_lock:
+            placed = {side: f + offset for side, f in feet.items()}
+            contacts = {side: detect_contacts(f, fps, floor, scale=leg_rig / 0.9) for side, f in placed.items()}
+            solution.foot_skate["before"] = foot_skate(placed, contacts)
+            offset = lock_feet(offset, placed, contacts)
+            solution.foot_skate["after"] = foot_skate({s: f + offset for s, f in feet.items()}, contacts)
     solution.root_offset = offset
-    solution.hips_bone = hips
-    solution.hips_location = offset @ rest.bones[hips].rotation  # = R_restᵀ · offset, per frame
+    root_bone = usable.get("root")
+    if mode == "root_bone" and root_bone and root_bone != carrier and rest.bones[root_bone].parent not in solution.rotations:
+        horizontal, vertical = offset.copy(), offset.copy()
+        horizontal[:, 2] = 0
+        vertical[:, :2] = 0
+        solution.locations[root_bone] = horizontal @ rest.bones[root_bone].rotation
+        solution.locations[carrier] = vertical @ rest.bones[carrier].rotation
+    else:
+        solution.locations[carrier] = offset @ rest.bones[carrier].rotation  # = R_restᵀ · offset
+
+
+def _leg_length(points: np.ndarray) -> np.ndarray:
+    """Mean of both legs' hip-knee + knee-ankle lengths for landmarks (…,33,3)."""
+    legs = []
+    for s in ("left", "right"):
+        hip, knee, ankle = (points[..., I[f"{s}_{n}"], :] for n in ("hip", "knee", "ankle"))
+        legs.append(np.linalg.norm(knee - hip, axis=-1) + np.linalg.norm(ankle - knee, axis=-1))
+    return np.nanmean(np.stack(legs), axis=0)
 
 
 def posed_heads(rest: RestPose, posed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -76,11 +76,16 @@ def test_apply_keys_a_new_action_on_the_expected_bones(applied, scene):
 
 
 def test_pose_follows_the_person(applied, captured, scene):
-    """The rig's limb directions equal the landmark directions (Blender axes) at every checked frame."""
+    """The rig's limb directions equal the landmark directions (Blender axes, made upright: this
+    camera looks down on the person) at every checked frame."""
     from video_mocap.capture.landmarks import INDEX, mediapipe_to_blender
+    from video_mocap.motion.root import world_trajectory
 
     rig = applied[0]
-    P = mediapipe_to_blender(captured.world_landmarks)
+    level, _, _ = world_trajectory(captured)
+    tilt = np.degrees(np.arccos(level[2, 2]))
+    assert 10 < tilt < 45  # cam01 looks down on the person
+    P = mediapipe_to_blender(captured.world_landmarks) @ level.T
     pairs = {"upper_arm.L": ("left_shoulder", "left_elbow"), "forearm.R": ("right_elbow", "right_wrist"),
              "thigh.R": ("right_hip", "right_knee"), "shin.L": ("left_knee", "left_ankle")}
     for row in (0, 12, 29):

@@ -74,7 +74,7 @@ def test_round_trip_onto_each_preset(source, preset, arm_pose, scale, seed):
 
     _, src_map, src_posed, P, track = source
     target = build_armature(preset_rest(preset, arm_pose, scale, seed), f"target_{preset}")
-    result = apply_track(bpy.context, target, track, "auto", root_mode="in_place")
+    result = apply_track(bpy.context, target, track, "auto", root_mode="in_place", level=False)
     assert result.preset == preset and not result.missing_roles
     posed = posed_matrices(target, FRAMES)
     dirs = np.array([angle_between(posed[result.bone_map[r]][:, :3, 1], src_posed[src_map[r]][:, :3, 1])
@@ -116,7 +116,7 @@ def test_rigify_generated_rig_follows_through_its_fk_controls(source, rigify_ble
     _, src_map, src_posed, P, track = source
     bpy.ops.wm.open_mainfile(filepath=str(rigify_blend))
     rig = bpy.data.objects["rig"]
-    result = apply_track(bpy.context, rig, track, "auto", root_mode="in_place")
+    result = apply_track(bpy.context, rig, track, "auto", root_mode="in_place", level=False)
     assert result.preset == "rigify" and not result.missing_roles
     assert rig.pose.bones["upper_arm_parent.L"]["IK_FK"] == 1.0
     posed = posed_matrices(rig, FRAMES)

@@ -127,7 +127,11 @@ class VIEW3D_PT_mocap_motion(_MocapPanel, bpy.types.Panel):
 
     def draw(self, context):
         settings = context.scene.mocap
-        self.layout.prop(settings, "root_mode")
+        layout = self.layout
+        layout.prop(settings, "root_mode")
+        if settings.root_mode in ("hips", "root_bone"):
+            layout.prop(settings, "foot_lock")
+            layout.prop(settings, "fov_deg")
 
 
 class VIEW3D_PT_mocap_apply(_MocapPanel, bpy.types.Panel):

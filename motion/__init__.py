@@ -1,0 +1,1 @@
+"""Motion quality: offline filtering of landmark tracks and solved rotations. numpy only; never imports bpy."""
