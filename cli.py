@@ -1,8 +1,9 @@
 """Headless video mocap: VIDEO → landmarks → keyframed armature → .blend / .fbx / .bvh / .png.
 
-    .venv/bin/python cli.py VIDEO [--model lite|full|heavy] [--frames A:B] [--landmarks OUT.npz]
+    .venv/bin/python cli.py VIDEO [--model lite|full|heavy] [--frames A:B] [--landmarks OUT.npz] [--workers N]
                          [--armature FILE.blend:OBJECT] [--rig auto|PRESET] [--bone-map MAP.json]
                          [--root hips|root_bone|grounded|in_place] [--no-foot-lock] [--fov DEG | --focal-mm MM]
+                         [--smooth zero_phase|one_euro|none] [--smooth-hz HZ]
                          [--out OUT.fbx|OUT.bvh|OUT.blend|OUT.png]...
 
 Without --armature the target is a new Rigify human metarig; with it, FILE.blend is opened (it is
@@ -54,6 +55,10 @@ def parse_args(argv):
     ap.add_argument("--bone-map", help="a bone map JSON (role → bone name) instead of a preset")
     ap.add_argument("--root", default="hips", choices=ROOT_MODES,
                     help="; ".join(f"{m}: {ROOT_MODE_HELP[m]}" for m in ROOT_MODES) + " (default hips)")
+    ap.add_argument("--smooth", default="zero_phase", choices=("zero_phase", "one_euro", "none"),
+                    help="landmark smoothing: zero_phase (offline, no lag; default), one_euro (real-time feel), none")
+    ap.add_argument("--smooth-hz", type=float, default=5.0,
+                    help="zero-phase strength: frequencies above this are damped (default 5; 6-8 for fast sport/dance)")
     ap.add_argument("--no-foot-lock", action="store_true", help="let planted feet slide (no foot locking)")
     ap.add_argument("--fov", type=float, help="the camera's field of view across the longer side, degrees "
                                               "(default 60, a phone's main camera)")
@@ -62,6 +67,14 @@ def parse_args(argv):
     ap.add_argument("--landmarks", help="write the landmark cache (.npz) here")
     ap.add_argument("--out", action="append", default=[], help="output file; repeat for several")
     ap.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    # --- parallel capture (capture/parallel.py) ---
+    from video_mocap.capture.parallel import MIN_FRAMES_PER_WORKER, usable_cores
+
+    ap.add_argument("--workers", type=int, default=usable_cores(), metavar="N",
+                    help=f"capture worker processes, each on a segment of the video (default: the usable CPU "
+                         f"cores, here {usable_cores()}; 1 = one in-process landmarker; a worker gets at "
+                         f"least {MIN_FRAMES_PER_WORKER} frames)")
+    # --- end parallel capture ---
     args = ap.parse_args(argv)
     if args.model not in VARIANTS:
         ap.error(f"unknown model '{args.model}': choose one of {', '.join(VARIANTS)}")
@@ -76,6 +89,8 @@ def parse_args(argv):
             ap.error(f"--out {out}: unsupported type; use {', '.join(OUTPUT_TYPES)}")
     if args.landmarks and not args.landmarks.endswith(".npz"):
         ap.error("--landmarks must end in .npz")
+    if args.workers < 1:
+        ap.error("--workers must be 1 or more")
     return args
 
 
@@ -102,7 +117,7 @@ class Progress:
 
 def run(args) -> int:
     from video_mocap.capture.errors import CaptureError
-    from video_mocap.capture.landmarker import capture_video
+    from video_mocap.capture.parallel import capture_parallel
     from video_mocap.capture.track import PoseTrack, TrackError
     from video_mocap.capture.video import parse_frame_range
 
@@ -128,7 +143,8 @@ def run(args) -> int:
             track = track.sliced((start or track.first_frame) - track.first_frame,
                                  (stop or track.first_frame + len(track)) - track.first_frame)
     else:
-        track = capture_video(args.video, args.model, args.model_file, start, stop, progress=progress)
+        track = capture_parallel(args.video, args.model, args.model_file, start, stop, workers=args.workers,
+                                 progress=progress)
         if "truncated_at" in track.extra:
             progress.say(f"warning: the video stopped decoding at frame {track.extra['truncated_at']}; "
                          f"kept the {len(track)} frames before it")
@@ -166,7 +182,13 @@ def bake_and_export(track, args, progress) -> None:
         rig = args.bone_map or args.rig or "metarig"
     camera = {"fov_deg": args.fov} if args.fov else {"focal_mm": args.focal_mm} if args.focal_mm else None
     result = apply_track(context, obj, track, rig, root_mode=args.root, foot_lock=not args.no_foot_lock,
-                         camera=camera)
+                         camera=camera, smoothing=args.smooth, smooth_hz=args.smooth_hz)
+    for line in result.warnings[:5]:
+        progress.say(f"warning: {line}")
+    if len(result.warnings) > 5:
+        progress.say(f"warning: … and {len(result.warnings) - 5} more gaps")
+    if result.unkeyed_frames:
+        progress.say(f"warning: {result.unkeyed_frames} frames without a person were left unkeyed")
     if result.foot_skate:
         progress.say(f"foot skate while planted: {100 * result.foot_skate['before']:.2f} cm/frame before "
                      f"locking, {100 * result.foot_skate['after']:.2f} cm/frame after")

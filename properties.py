@@ -96,6 +96,13 @@ class MocapSettings(bpy.types.PropertyGroup):
     # Motion
     root_mode: bpy.props.EnumProperty(name="Root", default="hips",
                                       items=[(m, *ROOT_MODE_TEXT[m]) for m in ROOT_MODES])
+    smoothing: bpy.props.EnumProperty(
+        name="Smoothing", default="zero_phase",
+        items=[("zero_phase", "Offline (no lag)", "Zero-phase smoothing using past and future frames"),
+               ("one_euro", "One Euro", "Causal filter with a real-time feel (some lag)"),
+               ("none", "None", "Raw landmarks (short gaps still filled)")])
+    smooth_hz: bpy.props.FloatProperty(name="Strength (Hz)", default=5.0, min=0.5, max=30.0,
+                                       description="Motion faster than this is damped; 6-8 Hz for fast sport or dance")
     foot_lock: bpy.props.BoolProperty(name="Foot Locking", default=True,
                                       description="Keep planted feet from sliding (with root motion)")
     fov_deg: bpy.props.FloatProperty(name="Camera FOV", default=60.0, min=5.0, max=170.0,

@@ -9,6 +9,9 @@ from ..capture.track import PoseTrack
 from ..retarget.bonemaps import detect_preset, load_bone_map, resolve_preset
 from ..retarget.rig import RigError
 from ..retarget.solver import solve
+import numpy as np
+
+from ..motion.filters import DEFAULT_CUTOFF_HZ, smooth_track
 from ..retarget.rotations import make_continuous
 from .action import key_rotations, new_action, write_curves
 from .evaluated import local_rotations_evaluated, needs_evaluation
@@ -42,6 +45,8 @@ class ApplyResult:
     bone_map: dict = field(default_factory=dict)
     held: dict = field(default_factory=dict)
     foot_skate: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    unkeyed_frames: int = 0
 
 
 def set_scene_fps(scene, fps: float) -> None:
@@ -95,7 +100,8 @@ def check_target(obj) -> None:
 
 def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = "auto", frame_start: int = 1,
                 set_scene: bool = True, root_mode: str = "hips", foot_lock: bool = True,
-                camera: dict | None = None, level: bool = True) -> ApplyResult:
+                camera: dict | None = None, level: bool = True, smoothing: str = "zero_phase",
+                smooth_hz: float = DEFAULT_CUTOFF_HZ) -> ApplyResult:
     """Key one pose per processed video frame into a NEW Action on obj.
 
     Output frame i (scene frame frame_start + i) is video frame track.first_frame + i.
@@ -103,6 +109,8 @@ def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = "auto",
     check_target(obj)
     preset, bone_map = choose_bone_map(obj, rig)
     rest = read_rest_pose(obj)
+    raw = track
+    track, report = smooth_track(track, smoothing, strength_hz=smooth_hz)
     solution = solve(track, rest, bone_map, root_mode=root_mode, foot_lock=foot_lock, camera=camera, level=level)
     rotations = solution.rotations
     action = new_action(obj, action_name(track))  # empty and assigned: nothing else animates the rig now
@@ -111,18 +119,21 @@ def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = "auto",
         rotations = local_rotations_evaluated(context, obj, solution.world_rotations, roles, frame_start)
         rotations = {bone: make_continuous(q) for bone, q in rotations.items()}
     times = key_times(track, frame_start)
-    keyed = key_rotations(action, obj, rotations, times)
+    # Frames inside gaps too long to fill (nobody there) get no keys: Blender interpolates across.
+    keep = track.detected.astype(bool) if track.detected.any() else np.ones(len(track), bool)
+    keyed = key_rotations(action, obj, {b: q[keep] for b, q in rotations.items()}, times[keep])
     _switch_limbs_to_fk(action, obj, frame_start)
     for name, location in solution.locations.items():
-        write_curves(action, obj, f'pose.bones["{name}"].location', times, location, name)
+        write_curves(action, obj, f'pose.bones["{name}"].location', times[keep], location[keep], name)
     frame_end = int(round(times[-1]))
     if set_scene:
         scene = context.scene
         set_scene_fps(scene, track.fps)
         scene.frame_start, scene.frame_end = frame_start, frame_end
-    action["mocap_source"] = track.source
+    action["mocap_source"] = raw.source
     action["mocap_first_video_frame"] = track.first_frame
     action["mocap_fps"] = track.fps
     return ApplyResult(action, frame_start, frame_end, keyed, solution.missing_roles, solution.filled_frames,
                        preset, {r: bone_map[r] for r in bone_map if bone_map[r] in rest.bones}, solution.held,
-                       solution.foot_skate)
+                       solution.foot_skate, report.warnings() if hasattr(report, "warnings") else [],
+                       int((~keep).sum()))

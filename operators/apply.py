@@ -43,7 +43,8 @@ class MOCAP_OT_apply(bpy.types.Operator):
         try:
             track = PoseTrack.load(path)
             result = apply_track(context, target_armature(context), track, rig, root_mode=settings.root_mode,
-                                 foot_lock=settings.foot_lock, camera={"fov_deg": settings.fov_deg})
+                                 foot_lock=settings.foot_lock, camera={"fov_deg": settings.fov_deg},
+                                 smoothing=settings.smoothing, smooth_hz=settings.smooth_hz)
         except (TrackError, RigError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

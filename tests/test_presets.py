@@ -61,6 +61,7 @@ def source():
     P = posed_landmarks(read_rest_pose(rig), bone_map, posed)
     track = PoseTrack.empty(FRAMES, 30.0, (640, 480), "known.mp4", "synthetic")
     track.world_landmarks[:] = np.nan_to_num(blender_to_mediapipe(P))
+    track.image_landmarks[:] = 0.5
     track.visibility[:] = 1.0
     track.presence[:] = 1.0
     track.detected[:] = True
@@ -74,7 +75,8 @@ def test_round_trip_onto_each_preset(source, preset, arm_pose, scale, seed):
 
     _, src_map, src_posed, P, track = source
     target = build_armature(preset_rest(preset, arm_pose, scale, seed), f"target_{preset}")
-    result = apply_track(bpy.context, target, track, "auto", root_mode="in_place", level=False)
+    result = apply_track(bpy.context, target, track, "auto", root_mode="in_place", level=False,
+                         smoothing="none")
     assert result.preset == preset and not result.missing_roles
     posed = posed_matrices(target, FRAMES)
     dirs = np.array([angle_between(posed[result.bone_map[r]][:, :3, 1], src_posed[src_map[r]][:, :3, 1])
@@ -116,7 +118,8 @@ def test_rigify_generated_rig_follows_through_its_fk_controls(source, rigify_ble
     _, src_map, src_posed, P, track = source
     bpy.ops.wm.open_mainfile(filepath=str(rigify_blend))
     rig = bpy.data.objects["rig"]
-    result = apply_track(bpy.context, rig, track, "auto", root_mode="in_place", level=False)
+    result = apply_track(bpy.context, rig, track, "auto", root_mode="in_place", level=False,
+                         smoothing="none")
     assert result.preset == "rigify" and not result.missing_roles
     assert rig.pose.bones["upper_arm_parent.L"]["IK_FK"] == 1.0
     posed = posed_matrices(rig, FRAMES)
