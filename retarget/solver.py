@@ -34,7 +34,11 @@ ROOT_MODE_HELP = {
     "grounded": "in place horizontally; the hips move up and down so the feet stay on the floor",
     "in_place": "the hips stay where the rest pose has them",
 }
-VISIBILITY_THRESHOLD = 0.5  # MediaPipe's own cut-off for drawing a landmark
+# Holding a part at its last reliable pose while its landmarks' visibility is low. Off by default:
+# measured on the Pose2Sim demo (tools/bench_accuracy.py), holding below 0.5 / 0.3 made cam03's rig
+# 2.1° / 0.7° worse than its landmarks (MediaPipe's estimate of a hidden limb beats a frozen one),
+# and 0 adds no error. Low-visibility samples are already down-weighted by the smoothing.
+VISIBILITY_THRESHOLD = 0.0
 
 # Landmarks each part's frame is read from: when any is unreliable, the part holds its last good pose.
 PART_LANDMARKS = {
