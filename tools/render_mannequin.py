@@ -1,0 +1,758 @@
+"""Render the project's own test fixture: a mannequin doing KNOWN motion, seen by a static camera.
+
+    .venv/bin/python tools/render_mannequin.py --out .cache/fixtures/mannequin [--force]
+
+or, from Python, `render(out_dir, force=False) -> Path` (this module imports without bpy; the build runs
+in a child process `sys.executable tools/render_mannequin.py`, so the caller's bpy session, if any, is
+left alone). Work is skipped when the outputs exist and `stamp.json` holds the hash of this file's
+source and PARAMS: edit the script and the fixture is rebuilt.
+
+The scene, built from scratch in an empty Blender scene:
+- a humanoid armature, 1.75 m, facing -Y (left = +X), standing on Z = 0, with its own bone names
+  (hips, spine, chest, neck, head, upper_arm/forearm/hand/thigh/shin/foot/toe .L/.R);
+- a mannequin skinned to it by bone parenting (one rigid mesh per bone: capsules and ellipsoids):
+  skin-toned head with hair, eyes, brows, nose, mouth and ears; a T-shirt with short sleeves, trousers,
+  hands with thumbs, shoes;
+- a ground plane, a sun and an ambient world, a static level camera at -Y looking along +Y.
+
+The motion (scene frames 1..N, video frame i = scene frame 1 + i, 30 fps), from smooth curves keyed on
+every frame as bone quaternions (hips also located): rest; both arms raise sideways to horizontal, sweep
+forward, elbows flex and extend; a squat (hips down 0.28 m, torso leaning, arms forward); stand up and
+lower the arms; the whole body turns +45 deg then -45 deg about Z and back; the left foot steps forward
+0.30 m (hips follow by half) and comes back. Legs come from two-bone IK, so the feet stay planted.
+
+Outputs in the folder:
+- mannequin.mp4    mp4v, 30 fps, PARAMS resolution; frames/NNNN.png are the rendered frames
+- truth.npz        ground truth, all in Blender world axes (metres):
+    fps, frame_size (w, h), frame_start (scene frame of video frame 0)
+    landmarks_world (T,33,3)  the 33 BlazePose landmarks where the mannequin has them (all 33 here:
+                              eyes inner/outer, mouth corners, knuckles and thumb are points on the mesh)
+    landmarks_image (T,33,2)  the same projected to pixels (x right, y down, origin top-left corner)
+    camera_matrix_world (4,4) Blender camera (looks along its -Z, up +Y)
+    K (3,3)                   OpenCV intrinsics for the camera frame x right, y down, z forward
+    R_world_from_cv (3,3)     rotation taking directions in that OpenCV camera frame to world
+    dir_<bone> (T,3)          unit world direction head -> tail of the limb bones (dir_upper_arm.L, ...)
+    bone_names (B,), bone_heads (T,B,3), bone_tails (T,B,3)   every bone, posed, world space
+    landmark_names (33,)
+- mannequin.blend  armature + mesh + action + camera + lights (render settings included)
+- stamp.json       the hash the cache check compares, and timings
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve()
+REPO = HERE.parents[1]
+
+PARAMS = {
+    "fps": 30,
+    "frames": 171,                 # scene frames 1..171 = 5.7 s
+    "resolution": (480, 640),      # width, height: portrait
+    "samples": 8,
+    "denoise": False,
+    "camera_location": (0.0, -4.6, 1.0),
+    "camera_vertical_fov_deg": 30.0,
+    "version": 1,
+}
+
+OUTPUTS = ("mannequin.mp4", "truth.npz", "mannequin.blend")
+LIMB_BONES = ("upper_arm.L", "forearm.L", "thigh.L", "shin.L", "upper_arm.R", "forearm.R", "thigh.R", "shin.R")
+
+# ---------------------------------------------------------------------------------------------------------
+# Cache
+
+
+def params_hash() -> str:
+    h = hashlib.sha256()
+    h.update(HERE.read_bytes())
+    h.update(json.dumps(PARAMS, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def is_current(out_dir: Path) -> bool:
+    out_dir = Path(out_dir)
+    stamp = out_dir / "stamp.json"
+    if not stamp.is_file() or not all((out_dir / name).is_file() for name in OUTPUTS):
+        return False
+    try:
+        return json.loads(stamp.read_text()).get("hash") == params_hash()
+    except (OSError, ValueError):
+        return False
+
+
+def render(out_dir: Path, force: bool = False, in_process: bool = False) -> Path:
+    """Build the fixture into out_dir unless it is already there and current; → out_dir.
+
+    By default the build runs in a child Python (bpy can be imported once per process, and the build
+    resets the scene); in_process=True builds here (what the command line does).
+    """
+    out_dir = Path(out_dir).resolve()
+    if not force and is_current(out_dir):
+        return out_dir
+    if not in_process:  # the child takes the lock
+        env = dict(os.environ)
+        env.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="mannequin-blender-user-"))
+        cmd = [sys.executable, str(HERE), "--out", str(out_dir)] + (["--force"] if force else [])
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if proc.returncode != 0 or not is_current(out_dir):
+            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+            raise RuntimeError(f"rendering the mannequin fixture failed (exit {proc.returncode}):\n{tail}")
+        return out_dir
+    with _lock(out_dir):  # one build at a time per folder; a waiting caller then finds it current
+        if force or not is_current(out_dir):
+            _build(out_dir)
+    return out_dir
+
+
+@contextlib.contextmanager
+def _lock(out_dir: Path):
+    import fcntl
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_dir.parent / f".{out_dir.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rig: rest pose (metres, Blender axes: the mannequin faces -Y, its left is +X)
+
+ARM_REST_ELEV = 10.0  # degrees out from straight down, in the rest pose
+_e = math.radians(ARM_REST_ELEV)
+_ARM_DIR = np.array([math.sin(_e), 0.0, -math.cos(_e)])
+SHOULDER = np.array([0.19, 0.0, 1.44])
+UPPER_ARM, FOREARM, HAND = 0.29, 0.25, 0.18
+ELBOW = SHOULDER + UPPER_ARM * _ARM_DIR
+WRIST = ELBOW + FOREARM * _ARM_DIR
+HAND_TIP = WRIST + HAND * _ARM_DIR
+HIP = np.array([0.09, 0.0, 0.92])
+KNEE = np.array([0.09, 0.0, 0.50])
+ANKLE = np.array([0.09, 0.0, 0.08])
+BALL = np.array([0.09, -0.13, 0.025])
+TOE = np.array([0.09, -0.20, 0.02])
+THIGH, SHIN = float(np.linalg.norm(KNEE - HIP)), float(np.linalg.norm(ANKLE - KNEE))
+
+
+def _mirror(p):
+    p = np.array(p, float)
+    p[0] = -p[0]
+    return p
+
+
+def _side(p, side):
+    return np.array(p, float) if side == "L" else _mirror(p)
+
+
+def bone_specs():
+    """[(name, parent, head, tail, connected)] in parent-first order."""
+    z = np.array
+    bones = [
+        ("hips", None, z([0, 0, 0.95]), z([0, 0, 1.05]), False),
+        ("spine", "hips", z([0, 0, 1.05]), z([0, 0, 1.22]), True),
+        ("chest", "spine", z([0, 0, 1.22]), z([0, 0, 1.45]), True),
+        ("neck", "chest", z([0, 0, 1.45]), z([0, 0, 1.56]), True),
+        ("head", "neck", z([0, 0, 1.56]), z([0, 0, 1.75]), True),
+    ]
+    for s in ("L", "R"):
+        bones += [
+            (f"upper_arm.{s}", "chest", _side(SHOULDER, s), _side(ELBOW, s), False),
+            (f"forearm.{s}", f"upper_arm.{s}", _side(ELBOW, s), _side(WRIST, s), True),
+            (f"hand.{s}", f"forearm.{s}", _side(WRIST, s), _side(HAND_TIP, s), True),
+            (f"thigh.{s}", "hips", _side(HIP, s), _side(KNEE, s), False),
+            (f"shin.{s}", f"thigh.{s}", _side(KNEE, s), _side(ANKLE, s), True),
+            (f"foot.{s}", f"shin.{s}", _side(ANKLE, s), _side(BALL, s), True),
+            (f"toe.{s}", f"foot.{s}", _side(BALL, s), _side(TOE, s), True),
+        ]
+    return bones
+
+
+def _hand_points(side):
+    """Knuckles and thumb tip at rest (palm faces the thigh, thumb forward = -Y)."""
+    w, u = _side(WRIST, side), _side(_ARM_DIR, side)
+    fwd = np.array([0.0, -1.0, 0.0])
+    return {
+        "index": w + 0.095 * u + 0.030 * fwd,
+        "pinky": w + 0.085 * u - 0.030 * fwd,
+        "thumb": w + 0.075 * u + 0.055 * fwd,
+    }
+
+
+def landmark_points():
+    """BlazePose landmark name → (bone, rest world position) or ('head'/'tail' of a bone)."""
+    pts = {
+        "nose": ("head", np.array([0.0, -0.112, 1.635])),
+        "mouth_left": ("head", np.array([0.024, -0.088, 1.600])),
+        "mouth_right": ("head", np.array([-0.024, -0.088, 1.600])),
+    }
+    for s, side in (("L", "left"), ("R", "right")):
+        pts[f"{side}_eye_inner"] = ("head", _side([0.018, -0.088, 1.668], s))
+        pts[f"{side}_eye"] = ("head", _side([0.033, -0.088, 1.668], s))
+        pts[f"{side}_eye_outer"] = ("head", _side([0.048, -0.082, 1.668], s))
+        pts[f"{side}_ear"] = ("head", _side([0.080, 0.0, 1.645], s))
+        pts[f"{side}_shoulder"] = (f"upper_arm.{s}", "head")
+        pts[f"{side}_elbow"] = (f"forearm.{s}", "head")
+        pts[f"{side}_wrist"] = (f"hand.{s}", "head")
+        hp = _hand_points(s)
+        pts[f"{side}_index"] = (f"hand.{s}", hp["index"])
+        pts[f"{side}_pinky"] = (f"hand.{s}", hp["pinky"])
+        pts[f"{side}_thumb"] = (f"hand.{s}", hp["thumb"])
+        pts[f"{side}_hip"] = (f"thigh.{s}", "head")
+        pts[f"{side}_knee"] = (f"shin.{s}", "head")
+        pts[f"{side}_ankle"] = (f"foot.{s}", "head")
+        pts[f"{side}_heel"] = (f"foot.{s}", _side([0.09, 0.055, 0.02], s))
+        pts[f"{side}_foot_index"] = (f"toe.{s}", "tail")
+    return pts
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Motion: smooth curves of a few parameters → each bone's world rotation relative to rest (G)
+
+
+def _curve(keys):
+    """Piecewise cosine ease between (frame, value) keys: C1, zero slope at every key."""
+    frames = np.array([k[0] for k in keys], float)
+    values = np.array([k[1] for k in keys], float)
+
+    def f(t):
+        if t <= frames[0]:
+            return values[0]
+        if t >= frames[-1]:
+            return values[-1]
+        i = int(np.searchsorted(frames, t, side="right")) - 1
+        a = (t - frames[i]) / (frames[i + 1] - frames[i])
+        a = 0.5 - 0.5 * math.cos(math.pi * a)
+        return values[i] + (values[i + 1] - values[i]) * a
+
+    return f
+
+
+# Video frame index t (0-based; scene frame t + 1).
+ARM_ELEV = _curve([(0, ARM_REST_ELEV), (6, ARM_REST_ELEV), (24, 90), (78, 90), (94, 22), (158, 22), (168, 15)])
+ARM_AZIM = _curve([(0, 0), (24, 0), (36, 90), (78, 90), (94, 0)])          # 0 sideways, 90 forward
+ELBOW_FLEX = _curve([(0, 8), (36, 8), (44, 80), (52, 8), (62, 25), (88, 25), (94, 12)])
+SQUAT = _curve([(0, 0), (52, 0), (72, 1), (78, 1), (94, 0)])
+YAW = _curve([(0, 0), (94, 0), (104, 45), (122, -45), (132, 0)])
+STEP_FOOT = _curve([(0, 0), (132, 0), (146, 1), (154, 1), (168, 0)])      # left ankle forward, 0..1
+STEP_HIPS = _curve([(0, 0), (136, 0), (150, 1), (154, 1), (168, 0)])      # hips follow, 0..1
+STEP_LENGTH, SQUAT_DROP, STEP_LIFT = 0.30, 0.28, 0.08
+LEAN_SPINE, LEAN_CHEST = 12.0, 14.0                                       # degrees forward at full squat
+
+
+def _rot(axis, deg):
+    axis = np.asarray(axis, float)
+    axis = axis / np.linalg.norm(axis)
+    a = math.radians(deg)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + math.sin(a) * k + (1 - math.cos(a)) * k @ k
+
+
+def _swing(a, b):
+    """Smallest rotation taking unit a to unit b."""
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    axis = np.cross(a, b)
+    s, c = np.linalg.norm(axis), float(np.dot(a, b))
+    if s < 1e-12:
+        return np.eye(3)
+    return _rot(axis, math.degrees(math.atan2(s, c)))
+
+
+def _leg_ik(hip, ankle, forward):
+    """Knee position for thigh/shin lengths, bending toward `forward`."""
+    d_vec = ankle - hip
+    d = float(np.linalg.norm(d_vec))
+    u = d_vec / d
+    cos_a = min(1.0, (THIGH ** 2 + d ** 2 - SHIN ** 2) / (2 * THIGH * d))
+    alpha = math.acos(cos_a)
+    b = forward - np.dot(forward, u) * u
+    b /= np.linalg.norm(b)
+    return hip + THIGH * (math.cos(alpha) * u + math.sin(alpha) * b)
+
+
+def pose_at(t: float):
+    """→ ({bone: G (3x3) world rotation relative to rest}, hips world offset (3,))."""
+    Rz = _rot([0, 0, 1], YAW(t))
+    s, step_f, step_h = SQUAT(t), STEP_FOOT(t), STEP_HIPS(t)
+    hips_off_body = np.array([0.0, -0.5 * STEP_LENGTH * step_h, -SQUAT_DROP * s - 0.03 * step_h])
+    G = {"hips": Rz}
+    lean_s, lean_c = LEAN_SPINE * s, LEAN_CHEST * s
+    G["spine"] = Rz @ _rot([1, 0, 0], lean_s)
+    G["chest"] = Rz @ _rot([1, 0, 0], lean_s + lean_c)
+    G["neck"] = Rz @ _rot([1, 0, 0], 0.4 * (lean_s + lean_c))
+    G["head"] = Rz @ _rot([1, 0, 0], 0.1 * (lean_s + lean_c))
+    e, a = math.radians(ARM_ELEV(t)), math.radians(ARM_AZIM(t))
+    for side, sx in (("L", 1.0), ("R", -1.0)):
+        target = np.array([sx * math.sin(e) * math.cos(a), -math.sin(e) * math.sin(a), -math.cos(e)])
+        rest = _side(_ARM_DIR, side)
+        G[f"upper_arm.{side}"] = Rz @ _swing(rest, target)
+        G[f"forearm.{side}"] = G[f"upper_arm.{side}"] @ _rot([1, 0, 0], -ELBOW_FLEX(t))
+        G[f"hand.{side}"] = G[f"forearm.{side}"]
+        # legs, in the body frame (yaw removed), from two-bone IK
+        hip = _side(HIP, side) + hips_off_body
+        ankle = _side(ANKLE, side).copy()
+        if side == "L":
+            ankle += [0.0, -STEP_LENGTH * step_f, STEP_LIFT * math.sin(math.pi * step_f) ** 2]
+        knee = _leg_ik(hip, ankle, np.array([0.0, -1.0, 0.0]))
+        G[f"thigh.{side}"] = Rz @ _swing(_side(KNEE - HIP, side), knee - hip)
+        G[f"shin.{side}"] = Rz @ _swing(_side(ANKLE - KNEE, side), ankle - knee)
+        G[f"foot.{side}"] = Rz
+        G[f"toe.{side}"] = Rz
+    return G, Rz @ hips_off_body
+
+
+def _quat(m):
+    """3x3 rotation → (w, x, y, z)."""
+    w = math.sqrt(max(0.0, 1 + m[0, 0] + m[1, 1] + m[2, 2])) / 2
+    x = math.copysign(math.sqrt(max(0.0, 1 + m[0, 0] - m[1, 1] - m[2, 2])) / 2, m[2, 1] - m[1, 2])
+    y = math.copysign(math.sqrt(max(0.0, 1 - m[0, 0] + m[1, 1] - m[2, 2])) / 2, m[0, 2] - m[2, 0])
+    z = math.copysign(math.sqrt(max(0.0, 1 - m[0, 0] - m[1, 1] + m[2, 2])) / 2, m[1, 0] - m[0, 1])
+    q = np.array([w, x, y, z])
+    return q / np.linalg.norm(q)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Mesh primitives (numpy): vertices and faces in world rest space
+
+
+def _frame(axis):
+    axis = axis / np.linalg.norm(axis)
+    helper = np.array([1.0, 0, 0]) if abs(axis[0]) < 0.9 else np.array([0, 1.0, 0])
+    x = np.cross(helper, axis)
+    x /= np.linalg.norm(x)
+    return x, np.cross(axis, x), axis
+
+
+def ellipsoid(center, radii, rot=None, seg=24, rings=14):
+    rot = np.eye(3) if rot is None else rot
+    verts = []
+    for i in range(1, rings):
+        th = math.pi * i / rings
+        for j in range(seg):
+            ph = 2 * math.pi * j / seg
+            verts.append([math.sin(th) * math.cos(ph), math.sin(th) * math.sin(ph), math.cos(th)])
+    verts += [[0, 0, 1], [0, 0, -1]]
+    v = np.array(verts) * np.asarray(radii, float)
+    v = v @ rot.T + np.asarray(center, float)
+    top, bottom = len(verts) - 2, len(verts) - 1
+    faces = []
+    for i in range(rings - 2):
+        for j in range(seg):
+            a, b = i * seg + j, i * seg + (j + 1) % seg
+            faces.append([a, b, b + seg, a + seg])
+    for j in range(seg):
+        faces.append([top, (j + 1) % seg, j])
+        last = (rings - 2) * seg
+        faces.append([bottom, last + j, last + (j + 1) % seg])
+    return v, faces
+
+
+def capsule(p0, p1, r0, r1, seg=20, cap_rings=6, body_rings=6, squash=1.0):
+    """Tapered capsule p0 → p1 with hemispherical ends; squash < 1 flattens it across (second axis)."""
+    p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+    x, y, z = _frame(p1 - p0)
+    length = float(np.linalg.norm(p1 - p0))
+    profile = []  # (height along axis, radius)
+    for i in range(cap_rings):
+        th = math.pi / 2 * (1 - i / cap_rings)
+        profile.append((-r0 * math.sin(th), r0 * math.cos(th)))
+    for i in range(body_rings + 1):
+        a = i / body_rings
+        profile.append((a * length, r0 + (r1 - r0) * a))
+    for i in range(1, cap_rings):
+        th = math.pi / 2 * i / cap_rings
+        profile.append((length + r1 * math.sin(th), r1 * math.cos(th)))
+    verts = [p0 - r0 * z, p1 + r1 * z]
+    for h, r in profile:
+        for j in range(seg):
+            ph = 2 * math.pi * j / seg
+            verts.append(p0 + h * z + r * math.cos(ph) * x + squash * r * math.sin(ph) * y)
+    faces = []
+    n = len(profile)
+    for i in range(n - 1):
+        for j in range(seg):
+            a, b = 2 + i * seg + j, 2 + i * seg + (j + 1) % seg
+            faces.append([a, a + seg, b + seg, b])
+    for j in range(seg):
+        faces.append([0, 2 + (j + 1) % seg, 2 + j])
+        last = 2 + (n - 1) * seg
+        faces.append([1, last + j, last + (j + 1) % seg])
+    return np.array(verts), faces
+
+
+COLORS = {  # sRGB
+    "skin": (0.86, 0.62, 0.50),
+    "shirt": (0.16, 0.36, 0.72),
+    "trousers": (0.20, 0.20, 0.24),
+    "shoes": (0.10, 0.07, 0.05),
+    "hair": (0.16, 0.09, 0.05),
+    "eye_white": (0.95, 0.95, 0.93),
+    "iris": (0.05, 0.04, 0.03),
+    "lips": (0.70, 0.30, 0.30),
+    "ground": (0.62, 0.60, 0.55),
+}
+
+
+def mesh_parts():
+    """{bone: [(verts, faces, material)]} in world rest space."""
+    P = {b[0]: [] for b in bone_specs()}
+    P["hips"].append((*ellipsoid([0, 0.005, 0.955], [0.165, 0.11, 0.12]), "trousers"))
+    P["spine"].append((*ellipsoid([0, 0.0, 1.13], [0.148, 0.10, 0.15]), "shirt"))
+    P["chest"].append((*ellipsoid([0, 0.0, 1.32], [0.175, 0.108, 0.17]), "shirt"))
+    P["neck"].append((*capsule([0, 0.0, 1.44], [0, 0.0, 1.57], 0.05, 0.045), "skin"))
+    head = P["head"]
+    head.append((*ellipsoid([0, -0.005, 1.645], [0.076, 0.092, 0.108]), "skin"))
+    head.append((*ellipsoid([0, 0.016, 1.672], [0.081, 0.088, 0.094]), "hair"))        # hair cap: back, top
+    head.append((*ellipsoid([0, -0.035, 1.60], [0.058, 0.06, 0.05]), "skin"))          # jaw / chin
+    head.append((*capsule([0, -0.092, 1.655], [0, -0.108, 1.628], 0.012, 0.014), "skin"))  # nose
+    head.append((*ellipsoid([0, -0.084, 1.600], [0.026, 0.010, 0.008]), "lips"))
+    for s in ("L", "R"):
+        head.append((*ellipsoid(_side([0.033, -0.078, 1.668], s), [0.016, 0.011, 0.011]), "eye_white"))
+        head.append((*ellipsoid(_side([0.033, -0.087, 1.668], s), [0.007, 0.005, 0.007]), "iris"))
+        head.append((*ellipsoid(_side([0.034, -0.083, 1.688], s), [0.019, 0.006, 0.004],
+                                _rot([0, 1, 0], 8 if s == "L" else -8)), "hair"))       # brows
+        head.append((*ellipsoid(_side([0.079, 0.002, 1.645], s), [0.012, 0.022, 0.032]), "skin"))  # ears
+    for s in ("L", "R"):
+        sh, el, wr, tip = (_side(p, s) for p in (SHOULDER, ELBOW, WRIST, HAND_TIP))
+        P["chest"].append((*ellipsoid(_side([0.165, 0.0, 1.425], s), [0.07, 0.075, 0.06]), "shirt"))
+        P[f"upper_arm.{s}"].append((*capsule(sh, sh + 0.55 * (el - sh), 0.058, 0.054), "shirt"))  # sleeve
+        P[f"upper_arm.{s}"].append((*capsule(sh, el, 0.045, 0.039), "skin"))
+        P[f"forearm.{s}"].append((*capsule(el, wr, 0.038, 0.029), "skin"))
+        u = _side(_ARM_DIR, s)
+        # palm: an ellipsoid along the hand, thin across X (the palm faces the thigh at rest)
+        x_ax = np.array([1.0, 0, 0]) - np.dot([1.0, 0, 0], u) * u
+        x_ax /= np.linalg.norm(x_ax)
+        palm_rot = np.stack([x_ax, np.cross(u, x_ax), u], axis=1)
+        P[f"hand.{s}"].append((*ellipsoid(wr + 0.085 * u, [0.024, 0.046, 0.092], palm_rot), "skin"))
+        hp = _hand_points(s)
+        P[f"hand.{s}"].append((*capsule(wr + 0.03 * u + [0, -0.03, 0], hp["thumb"], 0.014, 0.011), "skin"))
+        hip, knee, ankle = (_side(p, s) for p in (HIP, KNEE, ANKLE))
+        P[f"thigh.{s}"].append((*capsule(hip, knee, 0.082, 0.058), "trousers"))
+        P[f"shin.{s}"].append((*capsule(knee, ankle, 0.056, 0.042), "trousers"))
+        P[f"foot.{s}"].append((*ellipsoid(_side([0.09, -0.065, 0.045], s), [0.052, 0.135, 0.045]), "shoes"))
+    return P
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Blender
+
+
+def _linear(c):
+    return tuple(((v / 12.92) if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4) for v in c) + (1.0,)
+
+
+def _material(bpy, name, srgb, roughness=0.6):
+    m = bpy.data.materials.new(name)
+    if m.node_tree is None:  # Blender < 5.0
+        m.use_nodes = True
+    bsdf = m.node_tree.nodes.get("Principled BSDF")
+    bsdf.inputs["Base Color"].default_value = _linear(srgb)
+    bsdf.inputs["Roughness"].default_value = roughness
+    return m
+
+
+def _mesh_object(bpy, name, parts, materials):
+    verts, faces, mat_index, slots = [], [], [], []
+    for v, f, mat in parts:
+        if mat not in slots:
+            slots.append(mat)
+        base = len(verts)
+        verts.extend(np.asarray(v).tolist())
+        faces.extend([[base + i for i in face] for face in f])
+        mat_index.extend([slots.index(mat)] * len(f))
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata(verts, [], faces)
+    mesh.validate()
+    for mat in slots:
+        mesh.materials.append(materials[mat])
+    mesh.polygons.foreach_set("material_index", mat_index)
+    mesh.polygons.foreach_set("use_smooth", [True] * len(mesh.polygons))
+    mesh.update()
+    obj = bpy.data.objects.new(name, mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    return obj
+
+
+def build_scene(bpy):
+    from mathutils import Matrix, Vector
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    fps, n = PARAMS["fps"], PARAMS["frames"]
+    scene.render.fps, scene.render.fps_base = fps, 1.0
+    scene.frame_start, scene.frame_end = 1, n
+
+    # Armature
+    arm_data = bpy.data.armatures.new("mannequin")
+    arm = bpy.data.objects.new("mannequin", arm_data)
+    scene.collection.objects.link(arm)
+    bpy.context.view_layer.objects.active = arm
+    arm.select_set(True)
+    bpy.ops.object.mode_set(mode="EDIT")
+    for name, parent, head, tail, connected in bone_specs():
+        eb = arm_data.edit_bones.new(name)
+        eb.head, eb.tail = Vector(head), Vector(tail)
+        eb.roll = 0.0
+        if parent:
+            eb.parent = arm_data.edit_bones[parent]
+            eb.use_connect = connected
+    bpy.ops.object.mode_set(mode="OBJECT")
+
+    # Mesh: one rigid piece per bone, bone-parented
+    materials = {k: _material(bpy, k, c, 0.35 if k in ("eye_white", "iris") else 0.6) for k, c in COLORS.items()}
+    for bone_name, parts in mesh_parts().items():
+        if not parts:
+            continue
+        obj = _mesh_object(bpy, f"body_{bone_name}", parts, materials)
+        bone = arm_data.bones[bone_name]
+        obj.parent = arm
+        obj.parent_type = "BONE"
+        obj.parent_bone = bone_name
+        obj.matrix_parent_inverse = (arm.matrix_world @ bone.matrix_local
+                                     @ Matrix.Translation((0.0, bone.length, 0.0))).inverted()
+
+    # Ground, light, world, camera
+    gv, gf = np.array([[-4, -6, 0], [4, -6, 0], [4, 6, 0], [-4, 6, 0]], float), [[0, 1, 2, 3]]
+    _mesh_object(bpy, "ground", [(gv, gf, "ground")], materials)
+    sun = bpy.data.objects.new("sun", bpy.data.lights.new("sun", "SUN"))
+    sun.data.energy = 3.5
+    sun.data.angle = math.radians(10)
+    sun.rotation_euler = (math.radians(45), 0.0, math.radians(-35))
+    scene.collection.objects.link(sun)
+    world = bpy.data.worlds.new("world")
+    if world.node_tree is None:  # Blender < 5.0
+        world.use_nodes = True
+    bg = world.node_tree.nodes.get("Background")
+    bg.inputs["Color"].default_value = _linear((0.80, 0.84, 0.88))
+    bg.inputs["Strength"].default_value = 0.9
+    scene.world = world
+
+    cam = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
+    cam.location = PARAMS["camera_location"]
+    cam.rotation_euler = (math.radians(90), 0.0, 0.0)  # level, looking along +Y
+    cam.data.sensor_fit = "VERTICAL"
+    cam.data.sensor_height = 24.0
+    cam.data.lens = 12.0 / math.tan(math.radians(PARAMS["camera_vertical_fov_deg"]) / 2)
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+
+    # Render settings
+    w, h = PARAMS["resolution"]
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = PARAMS["samples"]
+    scene.cycles.use_adaptive_sampling = False
+    scene.cycles.use_denoising = PARAMS["denoise"]
+    scene.cycles.max_bounces = 3
+    scene.cycles.diffuse_bounces = 2
+    scene.cycles.glossy_bounces = 1
+    scene.cycles.transmission_bounces = 0
+    scene.cycles.volume_bounces = 0
+    scene.cycles.transparent_max_bounces = 0
+    scene.cycles.use_light_tree = False  # one sun: no use, and it costs time
+    scene.render.use_persistent_data = True
+    scene.render.resolution_x, scene.render.resolution_y = w, h
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.color_mode = "RGB"
+    scene.render.image_settings.compression = 15  # higher costs ~1 s of CPU per frame
+    scene.render.filepath = "//frames/"
+    scene.view_settings.view_transform = "Standard"
+    return scene, arm, cam
+
+
+def animate(bpy, scene, arm):
+    """Key every bone's quaternion (and the hips' location) on every frame from pose_at()."""
+    n = PARAMS["frames"]
+    rest = {b.name: np.array(b.matrix_local.to_3x3()) for b in arm.data.bones}
+    parent = {b.name: (b.parent.name if b.parent else None) for b in arm.data.bones}
+    for pb in arm.pose.bones:
+        pb.rotation_mode = "QUATERNION"
+    previous = {}
+    for t in range(n):
+        frame = 1 + t
+        G, hips_off = pose_at(float(t))
+        for pb in arm.pose.bones:
+            name = pb.name
+            gp = G[parent[name]] if parent[name] else np.eye(3)
+            basis = rest[name].T @ gp.T @ G[name] @ rest[name]
+            q = _quat(basis)
+            if name in previous and np.dot(q, previous[name]) < 0:
+                q = -q
+            previous[name] = q
+            pb.rotation_quaternion = q.tolist()
+            pb.keyframe_insert("rotation_quaternion", frame=frame, group=name)
+        hips = arm.pose.bones["hips"]
+        hips.location = (rest["hips"].T @ hips_off).tolist()
+        hips.keyframe_insert("location", frame=frame, group="hips")
+    action = arm.animation_data.action
+    action.name = "mannequin_motion"
+
+
+def read_truth(bpy, scene, arm, cam):
+    from mathutils import Vector
+
+    names = LANDMARK_NAMES
+    n = PARAMS["frames"]
+    bones = [b.name for b in arm.data.bones]
+    heads = np.zeros((n, len(bones), 3))
+    tails = np.zeros((n, len(bones), 3))
+    lm = np.full((n, 33, 3), np.nan)
+    spec = landmark_points()
+    mw = arm.matrix_world
+    for t in range(n):
+        scene.frame_set(1 + t)
+        for i, b in enumerate(bones):
+            pb = arm.pose.bones[b]
+            heads[t, i] = mw @ pb.head
+            tails[t, i] = mw @ pb.tail
+        for k, name in enumerate(names):
+            if name not in spec:
+                continue
+            bone, where = spec[name]
+            pb = arm.pose.bones[bone]
+            if isinstance(where, str):
+                lm[t, k] = mw @ (pb.head if where == "head" else pb.tail)
+            else:
+                local = arm.data.bones[bone].matrix_local.inverted() @ Vector(where)
+                lm[t, k] = mw @ pb.matrix @ local
+    w, h = PARAMS["resolution"]
+    data = cam.data
+    f = data.lens / data.sensor_height * h  # vertical sensor fit, square pixels
+    K = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1.0]])
+    cmw = np.array(cam.matrix_world)
+    R_cv = cmw[:3, :3] @ np.diag([1.0, -1.0, -1.0])
+    cam_pts = (lm - cmw[:3, 3]) @ R_cv  # world → OpenCV camera frame
+    uv = cam_pts[..., :2] / cam_pts[..., 2:3] * f + [w / 2, h / 2]
+    out = {
+        "fps": np.float64(PARAMS["fps"]),
+        "frame_size": np.array([w, h]),
+        "frame_start": np.int64(scene.frame_start),
+        "landmarks_world": lm,
+        "landmarks_image": uv,
+        "landmark_names": np.array(names),
+        "camera_matrix_world": cmw,
+        "K": K,
+        "R_world_from_cv": R_cv,
+        "bone_names": np.array(bones),
+        "bone_heads": heads,
+        "bone_tails": tails,
+    }
+    for b in LIMB_BONES + ("hand.L", "hand.R", "foot.L", "foot.R", "spine", "chest", "neck", "head"):
+        i = bones.index(b)
+        d = tails[:, i] - heads[:, i]
+        out[f"dir_{b}"] = d / np.linalg.norm(d, axis=1, keepdims=True)
+    return out
+
+
+LANDMARK_NAMES = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_pinky", "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+)  # = capture/landmarks.py NAMES (checked by the test)
+
+
+def write_video(frames_dir: Path, path: Path) -> int:
+    import cv2
+
+    files = sorted(frames_dir.glob("*.png"))
+    w, h = PARAMS["resolution"]
+    tmp = path.with_suffix(".tmp.mp4")
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), PARAMS["fps"], (w, h))
+    if not writer.isOpened():
+        raise RuntimeError("OpenCV cannot write mp4v")
+    for f in files:
+        img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+        if img.shape[:2] != (h, w):
+            raise RuntimeError(f"{f} is {img.shape}, expected {(h, w)}")
+        writer.write(img)
+    writer.release()
+    os.replace(tmp, path)
+    return len(files)
+
+
+def _build(out_dir: Path) -> None:
+    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="mannequin-blender-user-"))
+    import bpy
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = out_dir / "stamp.json"
+    stamp.unlink(missing_ok=True)
+    digest = params_hash()  # of the code that runs, even if the file is edited meanwhile
+    t0 = time.perf_counter()
+    scene, arm, cam = build_scene(bpy)
+    animate(bpy, scene, arm)
+    for old in (out_dir / "mannequin.blend", out_dir / "mannequin.blend1"):
+        old.unlink(missing_ok=True)  # no .blend1 backup
+    bpy.ops.wm.save_as_mainfile(filepath=str(out_dir / "mannequin.blend"), compress=True)
+    truth = read_truth(bpy, scene, arm, cam)
+    np.savez_compressed(out_dir / "truth.npz", **truth)
+    t_build = time.perf_counter() - t0
+
+    frames_dir = out_dir / "frames"
+    shutil.rmtree(frames_dir, ignore_errors=True)
+    frames_dir.mkdir()
+    scene.render.filepath = str(frames_dir) + os.sep
+    t1 = time.perf_counter()
+    bpy.ops.render.render(animation=True)
+    t_render = time.perf_counter() - t1
+    count = write_video(frames_dir, out_dir / "mannequin.mp4")
+    if count != PARAMS["frames"]:
+        raise RuntimeError(f"rendered {count} frames, expected {PARAMS['frames']}")
+    stamp.write_text(json.dumps({
+        "hash": digest, "params": PARAMS, "blender": bpy.app.version_string,
+        "build_s": round(t_build, 1), "render_s": round(t_render, 1), "frames": count,
+    }, indent=1))
+    print(f"mannequin fixture: {count} frames rendered in {t_render:.0f} s → {out_dir}", flush=True)
+
+
+def preview(out_dir: Path, frames: list[int]) -> None:
+    """Render only some video frames (0-based) to out_dir/preview_NNNN.png; no cache, no video."""
+    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="mannequin-blender-user-"))
+    import bpy
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scene, arm, cam = build_scene(bpy)
+    animate(bpy, scene, arm)
+    for t in frames:
+        scene.frame_set(1 + t)
+        scene.render.filepath = str(out_dir / f"preview_{t:04d}.png")
+        t0 = time.perf_counter()
+        bpy.ops.render.render(write_still=True)
+        print(f"frame {t}: {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=REPO / ".cache" / "fixtures" / "mannequin")
+    ap.add_argument("--force", action="store_true", help="rebuild even when the cache is current")
+    ap.add_argument("--preview", type=str, default=None,
+                    help="comma-separated video frames to render as PNGs into --out (no cache, no video)")
+    args = ap.parse_args(argv)
+    if args.preview:
+        preview(args.out, [int(v) for v in args.preview.split(",")])
+        return 0
+    out = render(args.out, force=args.force, in_process=True)
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
