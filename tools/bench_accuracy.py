@@ -12,7 +12,8 @@ motion (tools/render_mannequin.py; skipped when it cannot be rendered). Per clip
   joints, mm (for the rig it includes the rig's own proportions, which are not the person's)
 - jitter: mean norm of second differences of the hip-centred joints, mm/frame² (the reference's own
   figure beside it)
-- L/R: frames whose left/right limbs fit the reference better swapped
+- L/R: frames whose joints fit the reference clearly better (30 % lower PA error) with the person's
+  left and right swapped
 - skate: foot slide while planted, cm/frame, before / after foot locking (root motion on)
 Prints one table; with --write, replaces the accuracy section of BENCHMARKS.md and saves a plot.
 """
@@ -70,16 +71,17 @@ def metrics(pred, ref):
     ang = lambda u, v: np.degrees(np.arccos(np.clip(np.sum(u * v, -1), -1, 1)))  # noqa: E731
     per_limb = {k: ang(dp[k] @ R.T, dr[k]) for k in LIMBS}
     dir_err = float(np.mean([v.mean() for v in per_limb.values()]))
-    straight = sum(per_limb[k] for k in LIMBS)
-    swapped = sum(ang(dp[MIRROR[k]] @ R.T, dr[k]) for k in LIMBS)
-    lr = int(np.sum(swapped < straight))
-    errs = []
-    for p, r in zip(pred, ref):
+    def pa_error(p, r):
         pc, rc = p - p.mean(0), r - r.mean(0)
-        Rf = kabsch(pc, rc)
-        pr = pc @ Rf.T
-        s = np.sum(pr * rc) / np.sum(pr * pr)
-        errs.append(np.linalg.norm(s * pr - rc, axis=1).mean())
+        pr = pc @ kabsch(pc, rc).T
+        return np.linalg.norm(np.sum(pr * rc) / np.sum(pr * pr) * pr - rc, axis=1).mean()
+
+    swap = [1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10]  # left ↔ right joints
+    errs, lr = [], 0
+    for p, r in zip(pred, ref):
+        straight = pa_error(p, r)
+        errs.append(straight)
+        lr += int(pa_error(p[swap], r) < 0.7 * straight)  # clearly better with the sides swapped
     hip = lambda J: J - (J[:, 6:7] + J[:, 7:8]) / 2  # noqa: E731
     jit = lambda J: float(np.linalg.norm(np.diff(hip(J), 2, axis=0), axis=-1).mean() * 1000)  # noqa: E731
     return {"dir": dir_err, "pampjpe": float(np.mean(errs) * 1000), "jitter": jit(pred), "ref_jitter": jit(ref),
