@@ -68,6 +68,7 @@ def clips(tmp_path_factory, sample_video):
     subprocess.run([ffmpeg(), "-y", "-loglevel", "error", "-f", "lavfi", "-i", "anullsrc", "-t", "1", "-c:a", "aac",
                     str(d / "audio.mp4")], check=True)
     c["audio"] = d / "audio.mp4"
+    c["zero"] = encode(sample_video, d / "zero.mp4", "-frames:v", "0")
     c["dir"] = d
     c["missing"] = d / "missing.mp4"
     return c
@@ -76,6 +77,7 @@ def clips(tmp_path_factory, sample_video):
 @pytest.mark.parametrize("case,message", [
     ("missing", "Video not found"), ("dir", "is a folder"), ("text", "Cannot open"),
     ("image", "is a PNG image, not a video"), ("empty", "is empty"), ("audio", "Cannot open"),
+    ("zero", "Cannot open"),
     ("noperson", "No person was found in any of the 8 frames"),
 ])
 def test_bad_videos_fail_with_one_clear_line(clips, tmp_path, case, message):
@@ -206,6 +208,34 @@ def test_capture_operator_reports_bad_videos(scene, clips, case, message):
     with pytest.raises(RuntimeError, match=message):
         bpy.ops.mocap.capture()
     assert scene.mocap.track_path == "/previous/take.npz" and not scene.mocap.is_capturing
+
+
+@pytest.mark.parametrize("case,message", [("text", "Cannot open"), ("empty", "is empty"), ("audio", "Cannot open"),
+                                          ("zero", "Cannot open")])
+def test_capture_operator_reports_unreadable_files(scene, clips, case, message):
+    scene.mocap.video_path = str(clips[case])
+    with pytest.raises(RuntimeError, match=message):
+        bpy.ops.mocap.capture()
+    assert len(scene.mocap.takes) == 0
+
+
+@pytest.mark.parametrize("case", ["truncated", "short", "rotated", "vfr", "leave", "two"])
+def test_capture_operator_handles_odd_videos(scene, clips, case):
+    """The odd-but-valid videos through the panel's operators: a take, applied, with the same
+    warnings the headless command gives (the video stopped early / nobody in some frames)."""
+    from video_mocap.blender.armature import add_metarig
+
+    scene.mocap.video_path = str(clips[case])
+    assert bpy.ops.mocap.capture() == {"FINISHED"}
+    take = scene.mocap.takes[0]
+    track = PoseTrack.load(bpy.path.abspath(take.path))
+    assert take.frames == len(track) > 0
+    if case == "truncated":
+        assert len(track) < 40
+    if case == "leave":
+        assert take.detected < 1.0
+    add_metarig(bpy.context)
+    assert bpy.ops.mocap.apply() == {"FINISHED"}
 
 
 def test_capture_cannot_run_twice(scene, clips):
