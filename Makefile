@@ -85,3 +85,11 @@ $(CLEAN_LTS_VENV)/.done: tools/requirements-clean.txt
 	sed 's/^bpy==.*/bpy==$(LTS_BPY)/' tools/requirements-clean.txt > $(CLEAN_LTS_VENV)/requirements.txt
 	$(CLEAN_LTS_VENV)/bin/python -m pip install --quiet -r $(CLEAN_LTS_VENV)/requirements.txt
 	touch $@
+
+# Speed benchmark: capture (bare landmarker, one worker, parallel workers; lite/full/heavy; the sample and a
+# long generated clip), bake, memory, Blender responsiveness. Prints one table and writes the "Speed" section
+# of BENCHMARKS.md (tools/bench_speed.py; ~10 min on 2 cores; `--ten-minutes` adds a full 10-minute capture).
+.PHONY: bench
+bench: venv models sample
+	$(VPY) tools/bench_accuracy.py --write BENCHMARKS.md
+	$(VPY) tools/bench_speed.py

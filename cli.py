@@ -145,6 +145,8 @@ def run(args) -> int:
     else:
         track = capture_parallel(args.video, args.model, args.model_file, start, stop, workers=args.workers,
                                  progress=progress)
+        if track.extra.get("workers", 1) > 1:
+            progress.say(f"captured with {track.extra['workers']} worker processes")
         if "truncated_at" in track.extra:
             progress.say(f"warning: the video stopped decoding at frame {track.extra['truncated_at']}; "
                          f"kept the {len(track)} frames before it")

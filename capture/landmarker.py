@@ -88,8 +88,10 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
     in view, and track.extra says how many were seen ('people_max') and whether the tracked person
     seems to change ('identity_jumps': frames where the body jumps across the image).
     """
+    from .prefetch import FramePrefetch, open_video  # speed: decode ahead in a thread (capture/prefetch.py)
+
     task = resolve_model(model, model_path)
-    with VideoSource(video_path) as video:
+    with open_video(video_path) as video:
         info = video.info
         first, last = video.resolve_range(start, stop)
         total = max(last - first, 0) if last else 0
@@ -103,14 +105,14 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
         with contextlib.ExitStack() as stack:
             landmarker = stack.enter_context(Landmarker(task))
             counter = stack.enter_context(Landmarker(task, num_poses=2, video=False)) if people_check_every else None
-            for index, frame in video.frames(first, last):
+            for index, frame, container_ms in stack.enter_context(FramePrefetch(video, first, last)):
                 if should_cancel is not None and should_cancel():
                     stopped_early = True
                     break
                 row = index - first
                 if row >= len(track):  # the container under-reported its length
                     track = _grow(track, max(row + 1, 2 * len(track)))
-                ts = _frame_time_ms(video.last_timestamp_ms, index, info.fps,
+                ts = _frame_time_ms(container_ms, index, info.fps,
                                     track.timestamps_ms[row - 1] if row else -1)
                 track.timestamps_ms[row] = ts
                 found = landmarker.detect(frame, ts)

@@ -1,0 +1,408 @@
+"""Parallel capture: the frame range split into contiguous segments, one worker process each.
+
+Each worker opens the video, decodes (cv2 grab, no colour conversion) up to its warm-up start,
+runs its own VIDEO-mode landmarker over `overlap` frames that the previous segment owns (tracking is
+re-acquired and MediaPipe's landmark smoothing converges: those rows are dropped), then over its own
+frames, and streams its rows back in small chunks. The parent writes them into one PoseTrack: frames,
+order and timestamps are exactly the single path's (`capture_video`); landmarks agree within the
+model's own frame-to-frame noise once the warm-up is over (tests/test_parallel.py, tools/bench_speed.py).
+
+Balancing: a later segment's worker first decodes every frame before it, so it gets fewer frames.
+Workers skip at once to the equal split (a lower bound of the balanced boundaries); worker 0 reports
+its time per processed frame and the others their time per skipped frame; the parent then fixes the
+boundaries so that every worker finishes at about the same time.
+
+Processes: multiprocessing's 'spawn' method (fork is unsafe with bpy and MediaPipe's threads loaded),
+with the child's target being the standard library's `runpy.run_path` on capture/_spawn_worker.py,
+which imports this capture package by path under a private name: the child never imports bpy nor
+the extension's own package name (`video_mocap` in tests and the headless command,
+`bl_ext.<repo>.video_mocap` in Blender), and it does not re-run the parent's `__main__` script
+either (the 'init_main' step of spawn is skipped). The interpreter is `python_executable()`: in
+Blender 2.91+ `sys.executable` is the bundled Python (e.g. `<blender>/4.2/python/bin/python3.11`);
+if it is not a Python (an embedded build), the Python under `sys.prefix`/bin is used.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import runpy
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import errors
+from .errors import Cancelled, CaptureError, NoPersonError, VideoError
+from .landmarker import ProgressFn, capture_video, identity_jumps
+from .models import DEFAULT_VARIANT, resolve_model
+from .segment import _place
+from .track import PoseTrack
+from .video import VideoSource
+
+WORKER_SCRIPT = Path(__file__).resolve().parent / "_spawn_worker.py"
+OVERLAP_SECONDS = 0.25       # warm-up before each later segment: tracking converges in ~10 frames (BENCHMARKS.md)
+MIN_OVERLAP = 15             # frames
+MIN_FRAMES_PER_WORKER = 90   # below this a worker's start-up (~1-2 s: Python, MediaPipe, the model) is not repaid
+SEEK_BEYOND = 120            # a worker seeks (checked) rather than decodes when it has more frames than this to skip
+_SPAWN_LOCK = threading.Lock()
+
+
+def usable_cores() -> int:
+    """CPUs this process may run on (the affinity mask where the OS has one, else the CPU count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def default_overlap(fps: float) -> int:
+    return max(MIN_OVERLAP, int(round(OVERLAP_SECONDS * fps)))
+
+
+def python_executable() -> str:
+    """The Python interpreter for worker processes: `sys.executable` when it is a Python (plain
+    Python, the bpy module, Blender 2.91+), else the interpreter bundled under `sys.prefix`."""
+    exe = sys.executable or ""
+    if Path(exe).name.lower().startswith(("python", "pypy")):
+        return exe
+    ver = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for candidate in (Path(sys.prefix, "bin", f"python{ver}"), Path(sys.prefix, "bin", "python3"),
+                      Path(sys.prefix, "bin", "python.exe"), Path(sys.prefix, "python.exe")):
+        if candidate.is_file():
+            return str(candidate)
+    return exe
+
+
+@contextlib.contextmanager
+def _spawning():
+    """While starting workers: Blender's Python as the executable, and no re-import of `__main__`
+    in the child (it may be a Blender script that imports bpy, or the headless command)."""
+    from multiprocessing import spawn
+
+    with _SPAWN_LOCK:
+        original_prep, original_exe = spawn.get_preparation_data, spawn.get_executable()
+
+        def preparation_data(name):
+            data = original_prep(name)
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+            return data
+
+        exe = python_executable()
+        spawn.get_preparation_data = preparation_data
+        if exe != original_exe:
+            spawn.set_executable(exe)
+        try:
+            yield
+        finally:
+            spawn.get_preparation_data = original_prep
+            if exe != original_exe:
+                spawn.set_executable(original_exe)
+
+
+def equal_split(first: int, last: int, workers: int) -> list[int]:
+    total = last - first
+    return [first + (k * total) // workers for k in range(workers + 1)]
+
+
+def plan_segments(first: int, last: int, workers: int, overlap: int, skip_ratio: float = 0.0
+                  ) -> list[tuple[int, int, int]]:
+    """(warm, start, stop) per worker, so that each costs about the same: worker k decodes its
+    s_k = start_k - overlap earlier frames at `skip_ratio` × the cost of a processed frame, then
+    processes stop_k - s_k frames. Boundaries never fall before the equal split."""
+    r = min(max(float(skip_ratio), 0.0), 0.95)
+    lower = equal_split(first, last, workers)
+
+    def ends(c: float) -> list[float]:
+        b, s = [float(first)], float(first)
+        for k in range(workers):
+            b.append(s + c - r * s)
+            s = max(float(first), b[-1] - overlap)
+        return b
+
+    lo, hi = 0.0, float(last) + overlap * workers + 1.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if ends(mid)[-1] < last else (lo, mid)
+    bounds = [int(round(v)) for v in ends(hi)]
+    bounds[0], bounds[-1] = first, last
+    for k in range(1, workers):
+        bounds[k] = min(max(bounds[k], lower[k], bounds[k - 1] + 1), last - (workers - k))
+    return [(first if k == 0 else max(first, bounds[k] - overlap), bounds[k], bounds[k + 1]) for k in range(workers)]
+
+
+def capture_parallel(video_path, model: str = DEFAULT_VARIANT, model_path=None, start: int | None = None,
+                     stop: int | None = None, workers: int | None = None, progress: ProgressFn | None = None,
+                     should_cancel: Callable[[], bool] | None = None, keep_partial: bool = False,
+                     overlap: int | None = None, require_person: bool = True, people_check_every: int = 60,
+                     min_frames_per_worker: int = MIN_FRAMES_PER_WORKER, prefetch: bool = True,
+                     seek_beyond: int | None = SEEK_BEYOND, isolate: bool = False) -> PoseTrack:
+    """`capture_video` with the frame range split over `workers` processes (default: usable cores).
+
+    Same result contract as `capture_video` (frames, first_frame, timestamps, errors, cancel and
+    keep_partial, track.extra people_max / identity_jumps / truncated_at / cancelled), plus
+    track.extra['workers'] (how many ran) and track.extra['parallel'] (segments and timings).
+    With one worker, or when the container does not tell the video's length, or when the clip is
+    too short to repay the workers' start-up (< min_frames_per_worker each), it is capture_video.
+    A cancelled capture keeps (keep_partial) the frames from the start up to the first gap.
+
+    seek_beyond: a later worker with more frames than this before its warm-up seeks there instead of
+    decoding every frame before it (None: never seek).
+
+    isolate: never run MediaPipe in this process, even with one worker (then one worker process):
+    for Blender, whose main thread would otherwise stall while MediaPipe's native library loads
+    (it holds the GIL), and whose memory would keep MediaPipe's after the capture.
+    OpenCV's seek is frame-exact on constant frame rate videos only, so each seek is checked: the
+    warm-up frames of worker k (container time and a pixel fingerprint) must be the last frames of
+    worker k-1. If one is not (a variable frame rate video), the segments from there on are captured
+    again, decoding from the start.
+    """
+    workers = usable_cores() if workers is None else max(1, int(workers))
+    task = resolve_model(model, model_path)
+    with VideoSource(video_path) as video:
+        info = video.info
+        first, last = video.resolve_range(start, stop)
+    total = (last - first) if last else 0
+    overlap = default_overlap(info.fps) if overlap is None else max(0, int(overlap))
+    if last is not None:
+        workers = min(workers, max(1, total // max(1, min_frames_per_worker)), max(1, total))
+    if (workers <= 1 and not isolate) or last is None:
+        track = capture_video(video_path, model, model_path, start, stop, progress=progress,
+                              should_cancel=should_cancel, keep_partial=keep_partial,
+                              require_person=require_person, people_check_every=people_check_every)
+        track.extra["workers"] = 1
+        return track
+
+    model_name = Path(task).stem.replace("pose_landmarker_", "") if model_path is None else str(task)
+    track = PoseTrack.empty(total, info.fps, (info.width, info.height), info.path, model_name, first)
+    started = time.perf_counter()
+    run = _ParallelRun(info.path, task, first, first, last, workers, overlap, people_check_every, prefetch,
+                       seek_beyond=seek_beyond if overlap > 0 else None)
+    run.execute(track, progress, should_cancel, started)
+    redo_from = run.first_unverified()
+    if redo_from is not None and not run.cancel_requested:
+        warm, begin, _ = run.plan[redo_from]
+        redo = _ParallelRun(info.path, task, first, begin, last, workers - redo_from, overlap, people_check_every,
+                            prefetch, seek_beyond=None, warm0=warm)
+        redo.execute(track, progress, should_cancel, started, done_offset=sum(run.received[:redo_from]))
+        run.merge(redo, redo_from)
+
+    done = run.contiguous_rows()
+    stopped_early = run.cancel_requested
+    if stopped_early and not keep_partial:
+        raise Cancelled("Capture cancelled; nothing was kept.")
+    if done == 0:
+        raise VideoError(f"No frames could be decoded from {info.path} in the range {first}:{last}. "
+                         f"Check the file and the frame range.")
+    if done < total and not stopped_early:
+        track.extra["truncated_at"] = first + done
+    if done < len(track):
+        extra = track.extra
+        track = track.sliced(0, done)
+        track.extra = extra
+    # Timestamps: the workers send the container's time of each frame; made strictly increasing
+    # over the whole range exactly as capture_video does frame by frame (ts = max(raw, previous + 1)).
+    rows = np.arange(len(track), dtype=np.int64)
+    track.timestamps_ms[:] = np.maximum.accumulate(track.timestamps_ms - rows) + rows
+    if stopped_early:
+        track.extra["cancelled"] = True
+    track.extra["people_max"] = max(run.people(), default=1)
+    track.extra["identity_jumps"] = identity_jumps(track)
+    track.extra["workers"] = workers
+    track.extra["parallel"] = {**run.stats(), "wall_s": time.perf_counter() - started, "redone_from": redo_from}
+    if require_person and not track.detected.any():
+        raise NoPersonError(f"No person was found in any of the {done} frames of {Path(info.path).name}. "
+                            f"Use a video where one person is fully visible.")
+    return track
+
+
+class _ParallelRun:
+    """The parent's side: start the workers, plan the boundaries, gather rows, stop everything.
+
+    Rows go to track row (video index - track_first); the workers share [first, last); worker 0
+    warms up from warm0 (default: no warm-up)."""
+
+    def __init__(self, video: str, task, track_first: int, first: int, last: int, workers: int, overlap: int,
+                 people_check_every: int, prefetch: bool, seek_beyond: int | None, warm0: int | None = None):
+        self.video, self.task, self.track_first, self.first, self.last = video, str(task), track_first, first, last
+        self.n, self.overlap, self.people_check_every, self.prefetch = workers, overlap, people_check_every, prefetch
+        self.seek_beyond, self.warm0 = seek_beyond, first if warm0 is None else warm0
+        self.lower = equal_split(first, last, workers)
+        self.plan: list[tuple[int, int, int]] | None = None
+        self.skip_ratio: float | None = None
+        self.rate: float | None = None          # worker 0: seconds per processed frame
+        self.skip_rates: dict[int, float] = {}  # worker k: seconds per skipped frame
+        self.received = [0] * workers           # rows received per worker
+        self.info: dict[int, dict] = {}
+        self.ready: dict[int, float] = {}
+        self.error: tuple[str, str] | None = None
+        self.cancel_requested = False
+        self.started = time.perf_counter()
+
+    # -- the plan -----------------------------------------------------------------------------------
+    def _provisional(self, k: int) -> tuple:
+        if k == 0:
+            return (self.warm0, self.first, self.lower[1])
+        return (max(self.first, self.lower[k] - self.overlap), None, self.lower[k + 1])
+
+    def _maybe_plan(self, conns, force: bool) -> None:
+        if self.plan is not None:
+            return
+        needs_skip = [k for k in range(1, self.n) if self._provisional(k)[0] >= 8]
+        if not force and (self.rate is None or any(k not in self.skip_rates for k in needs_skip)):
+            return
+        ratio = 0.0
+        if self.rate and self.skip_rates:
+            ratio = float(np.median(list(self.skip_rates.values()))) / self.rate
+        self.skip_ratio = ratio
+        plan = plan_segments(self.first, self.last, self.n, self.overlap, ratio)
+        self.plan = [(self.warm0, *plan[0][1:])] + plan[1:]
+        for k, conn in enumerate(conns):
+            with contextlib.suppress(OSError, ValueError):
+                conn.send(("plan", *self.plan[k]))
+
+    # -- running -------------------------------------------------------------------------------------
+    def execute(self, track: PoseTrack, progress, should_cancel, started: float, done_offset: int = 0) -> None:
+        import multiprocessing
+        from multiprocessing.connection import wait
+
+        ctx = multiprocessing.get_context("spawn")
+        procs, conns = [], []
+        try:
+            with _spawning():
+                self.cancel = ctx.Event()
+                for k in range(self.n):
+                    parent_end, child_end = ctx.Pipe(duplex=True)
+                    job = {"worker": k, "video": self.video, "task": self.task, "first": self.track_first,
+                           "limit": self.last, "provisional": self._provisional(k),
+                           "people_check_every": self.people_check_every, "measure_rate": k == 0,
+                           "prefetch": self.prefetch, "seek_beyond": self.seek_beyond if k else None,
+                           "tail": self.overlap if k < self.n - 1 else 0}
+                    proc = ctx.Process(target=runpy.run_path, args=(str(WORKER_SCRIPT),),
+                                       kwargs={"init_globals": {"JOB": job, "CONN": child_end, "CANCEL": self.cancel},
+                                               "run_name": "__mocap_worker__"},
+                                       name=f"mocap-capture-{k}", daemon=True)
+                    proc.start()
+                    child_end.close()
+                    procs.append(proc)
+                    conns.append(parent_end)
+            open_conns = dict(enumerate(conns))
+            done_rows = done_offset
+            while open_conns:
+                if not self.cancel_requested and should_cancel is not None and should_cancel():
+                    self._cancel()
+                for conn in wait(list(open_conns.values()), timeout=0.1):
+                    k = next(i for i, c in open_conns.items() if c is conn)
+                    try:
+                        msg = conn.recv()
+                    except (EOFError, OSError):
+                        del open_conns[k]
+                        if k not in self.info and self.error is None:
+                            procs[k].join(5)
+                            self.error = ("CaptureError", f"A capture worker process stopped unexpectedly "
+                                                          f"(exit code {procs[k].exitcode}).")
+                            self._cancel()
+                        continue
+                    kind = msg[0]
+                    if kind == "rows":
+                        expected = (self.plan[k][1] if self.plan else self.first) + self.received[k]
+                        if msg[1] != expected:
+                            raise RuntimeError(f"worker {k} sent rows from frame {msg[1]}, expected {expected}")
+                        n = _place(track, msg, self.track_first)
+                        self.received[k] += n
+                        done_rows += n
+                        if progress is not None:
+                            elapsed = time.perf_counter() - started
+                            progress(done_rows, len(track), done_rows / elapsed if elapsed > 0 else 0.0)
+                    elif kind == "rate":
+                        self.rate = msg[1]
+                        self._maybe_plan(conns, force=False)
+                    elif kind == "skip_rate":
+                        self.skip_rates[k] = msg[1]
+                        self._maybe_plan(conns, force=False)
+                    elif kind == "waiting":
+                        self._maybe_plan(conns, force=True)
+                    elif kind == "ready":
+                        self.ready[k] = time.perf_counter() - started
+                    elif kind == "done":
+                        self.info[k] = msg[1]
+                        del open_conns[k]
+                    elif kind == "error":
+                        if self.error is None:
+                            self.error = (msg[1], msg[2])
+                        del open_conns[k]
+                        self._cancel()
+        finally:
+            if hasattr(self, "cancel") and (self.error is not None or any(p.is_alive() for p in procs)):
+                self.cancel.set()
+            for proc in procs:
+                proc.join(5)
+                if proc.is_alive():
+                    proc.terminate()
+                    proc.join(1)
+            for conn in conns:
+                conn.close()
+        if self.error is not None:
+            kind, message = self.error
+            cls = getattr(errors, kind, None)
+            if isinstance(cls, type) and issubclass(cls, CaptureError):
+                raise cls(message)
+            raise RuntimeError(f"capture worker failed: {message}")
+
+    def _cancel(self) -> None:
+        self.cancel_requested = self.cancel_requested or self.error is None
+        self.cancel.set()
+
+    # -- results -------------------------------------------------------------------------------------
+    def first_unverified(self) -> int | None:
+        """The first worker that seeked and whose warm-up frames are not the previous worker's last
+        frames (same container times and pixel fingerprints), when the previous one completed."""
+        if self.plan is None:
+            return None
+        for k in range(1, self.n):
+            info, before = self.info.get(k, {}), self.info.get(k - 1, {})
+            if not info.get("seeked"):
+                continue
+            previous_complete = self.received[k - 1] == self.plan[k - 1][2] - self.plan[k - 1][1]
+            if not previous_complete:
+                return None  # the capture ends (cancelled or truncated) before segment k anyway
+            tail = {index: rest for index, *rest in before.get("tail", [])}
+            head = {index: rest for index, *rest in info.get("head", [])}
+            common = set(tail) & set(head)
+            if not common or any(tail[i] != head[i] for i in common):
+                return k
+        return None
+
+    def merge(self, redo: "_ParallelRun", k: int) -> None:
+        """Workers k.. of this run replaced by the workers of `redo` (their segments captured again)."""
+        self.plan = self.plan[:k] + (redo.plan or [])
+        self.received = self.received[:k] + redo.received
+        self.info = {**{i: self.info[i] for i in range(k) if i in self.info},
+                     **{k + i: v for i, v in redo.info.items()}}
+        self.n = len(self.plan)
+        self.cancel_requested = self.cancel_requested or redo.cancel_requested
+
+    def people(self) -> list[int]:
+        return [count for k in sorted(self.info) for count in self.info[k].get("people", [])]
+
+    def contiguous_rows(self) -> int:
+        """Rows filled from the first frame on, without a gap."""
+        if self.plan is None:
+            return self.received[0]
+        done = 0
+        for k, (_, begin, end) in enumerate(self.plan):
+            done = begin - self.track_first + self.received[k]
+            if self.received[k] < end - begin:
+                break
+        return done
+
+    def stats(self) -> dict:
+        return {"segments": self.plan, "overlap": self.overlap, "skip_ratio": self.skip_ratio,
+                "ready_s": [self.ready.get(k) for k in range(len(self.ready))],
+                "seeked": [self.info.get(k, {}).get("seeked") for k in range(self.n)],
+                "workers": [{key: v for key, v in self.info.get(k, {}).items() if key not in ("head", "tail")}
+                            for k in range(self.n)]}
