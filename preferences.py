@@ -16,6 +16,10 @@ class MOCAP_AP_preferences(bpy.types.AddonPreferences):
     default_model: bpy.props.EnumProperty(
         name="Default Model", default="full",
         items=[(v, v.title(), f"New scenes start with the {v} model") for v in VARIANTS])
+    capture_workers: bpy.props.IntProperty(
+        name="Capture Workers", default=0, min=0, max=64,
+        description="Processes that capture parts of the video at once (0: one per usable CPU core; 1: in "
+                    "Blender's own process). Short clips use fewer")
     cache_dir: bpy.props.StringProperty(name="Landmark cache", subtype="DIR_PATH",
                                         description="Folder for landmark caches (empty: beside the .blend file, "
                                                     "or the temporary folder for unsaved files)")
@@ -25,6 +29,7 @@ class MOCAP_AP_preferences(bpy.types.AddonPreferences):
         for variant in VARIANTS:
             layout.prop(self, f"model_{variant}")
         layout.prop(self, "default_model")
+        layout.prop(self, "capture_workers")
         layout.prop(self, "cache_dir")
 
 

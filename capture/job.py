@@ -23,6 +23,8 @@ class CaptureRequest:
     stop: int | None = None
     cache_path: str | None = None      # where to save the landmark cache when done
     keep_partial: bool = False         # on cancel, keep (and save) what was captured
+    workers: int = 1                   # worker processes (1: in this process; 0: usable cores)
+    min_frames_per_worker: int | None = None  # None: capture.parallel's default
 
 
 @dataclass
@@ -84,8 +86,17 @@ class CaptureJob:
         r, st = self.request, self.status
         st.running = True
         try:
-            track = capture_video(r.video, r.model, r.model_path, r.start, r.stop, progress=self._progress,
-                                  should_cancel=self._cancel.is_set, keep_partial=r.keep_partial)
+            if r.workers == 1:
+                track = capture_video(r.video, r.model, r.model_path, r.start, r.stop, progress=self._progress,
+                                      should_cancel=self._cancel.is_set, keep_partial=r.keep_partial)
+            else:
+                from .parallel import capture_parallel
+
+                track = capture_parallel(r.video, r.model, r.model_path, r.start, r.stop, workers=r.workers or None,
+                                         progress=self._progress, should_cancel=self._cancel.is_set,
+                                         keep_partial=r.keep_partial,
+                                         **({"min_frames_per_worker": r.min_frames_per_worker}
+                                            if r.min_frames_per_worker else {}))
             if r.cache_path:
                 track.save(r.cache_path)
             st.track = track

@@ -5,6 +5,7 @@ import os
 
 import bpy
 
+from .. import preferences
 from ..capture.errors import Cancelled, CaptureError
 from ..capture.job import CaptureJob, CaptureRequest
 from ..capture.track import PoseTrack
@@ -47,8 +48,10 @@ class MOCAP_OT_capture(bpy.types.Operator):
         start, stop = _frame_range(settings)
         video = video_abspath(settings)
         keep = self.keep_partial or settings.keep_partial
+        prefs = preferences.get(context)
         request = CaptureRequest(video, settings.model, model_override(context, settings.model), start, stop,
-                                 str(cache_path(context, video, settings.model, start, stop)), keep)
+                                 str(cache_path(context, video, settings.model, start, stop)), keep,
+                                 workers=prefs.capture_workers if prefs else 1)
         settings.is_capturing, settings.progress, settings.status = True, 0.0, "Starting…"
         settings.cancel_requested = False
         return CaptureJob(request)

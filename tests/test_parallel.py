@@ -254,3 +254,17 @@ def test_python_executable_inside_blender(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "executable", str(tmp_path / "blender"))
     monkeypatch.setattr(sys, "prefix", str(tmp_path))
     assert python_executable() == str(bundled)
+
+
+def test_capture_job_uses_worker_processes(tmp_path):
+    """The panel's background job with two workers (the preference) gives the single path's frames."""
+    from video_mocap.capture.job import CaptureJob, CaptureRequest
+
+    sample = ROOT / "samples" / "cam01.mp4"
+    single = CaptureJob(CaptureRequest(str(sample), stop=100, workers=1)).run().track
+    status = CaptureJob(CaptureRequest(str(sample), stop=100, workers=2, min_frames_per_worker=30)).start().wait(600)
+    assert status.error is None, status.error
+    track = status.track
+    assert track.extra["workers"] == 2
+    assert len(track) == len(single) and (track.timestamps_ms == single.timestamps_ms).all()
+    assert track.detected.all() and status.done == 100
