@@ -1,16 +1,21 @@
 """Parallel capture: the frame range split into contiguous segments, one worker process each.
 
-Each worker opens the video, decodes (cv2 grab, no colour conversion) up to its warm-up start,
-runs its own VIDEO-mode landmarker over `overlap` frames that the previous segment owns (tracking is
+Each worker opens the video, moves to its warm-up start (below), runs its own VIDEO-mode landmarker over `overlap` frames that the previous segment owns (tracking is
 re-acquired and MediaPipe's landmark smoothing converges: those rows are dropped), then over its own
-frames, and streams its rows back in small chunks. The parent writes them into one PoseTrack: frames,
+frames, and streams its rows back as they come. The parent writes them into one PoseTrack: frames,
 order and timestamps are exactly the single path's (`capture_video`); landmarks agree within the
 model's own frame-to-frame noise once the warm-up is over (tests/test_parallel.py, tools/bench_speed.py).
 
-Balancing: a later segment's worker first decodes every frame before it, so it gets fewer frames.
-Workers skip at once to the equal split (a lower bound of the balanced boundaries); worker 0 reports
-its time per processed frame and the others their time per skipped frame; the parent then fixes the
-boundaries so that every worker finishes at about the same time.
+Skipping to a segment: a worker seeks when it has more than SEEK_BEYOND frames to skip. OpenCV's
+seek is frame-exact on constant frame rate videos only, so every seek is checked: the warm-up frames
+of worker k must have the container times and pixel fingerprints of worker k-1's last frames; if they
+do not (a variable frame rate video), the segments from k on are captured again by workers that
+decode every frame from the start (cv2 grab, as VideoSource.frames does).
+
+Balancing: workers skip at once to the equal split (a lower bound of the balanced boundaries);
+worker 0 reports its time per processed frame and the others their time per skipped frame (nearly
+nothing after a seek, ~1/5 of a processed frame when decoding); the parent then fixes the boundaries
+so that every worker finishes at about the same time (a worker that decodes its way gets fewer frames).
 
 Processes: multiprocessing's 'spawn' method (fork is unsafe with bpy and MediaPipe's threads loaded),
 with the child's target being the standard library's `runpy.run_path` on capture/_spawn_worker.py,
@@ -24,7 +29,6 @@ if it is not a Python (an embedded build), the Python under `sys.prefix`/bin is 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import runpy
 import sys
