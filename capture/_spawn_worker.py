@@ -10,9 +10,29 @@ on this file, which registers the capture folder by path under a private name an
 import importlib
 import importlib.util
 import sys
+import types
 from pathlib import Path
 
 PACKAGE = "_video_mocap_capture"
+# MediaPipe's package imports its drawing utilities, and they matplotlib.pyplot: ~0.5 s of a worker's
+# start-up for a module that never draws here. The worker imports MediaPipe with empty stand-ins for
+# them (and the normal way if that fails: another MediaPipe version may use them at import time).
+STAND_INS = ("matplotlib", "matplotlib.pyplot")
+
+
+def import_mediapipe_lean() -> None:
+    if "mediapipe" in sys.modules or any(name in sys.modules for name in STAND_INS):
+        return
+    for name in STAND_INS:
+        sys.modules[name] = types.ModuleType(name)
+    try:
+        import mediapipe.tasks.python.vision  # noqa: F401
+    except Exception:
+        for name in [m for m in sys.modules if m == "mediapipe" or m.startswith("mediapipe.")]:
+            del sys.modules[name]
+    finally:
+        for name in STAND_INS:
+            del sys.modules[name]
 
 
 def capture_package():
@@ -27,5 +47,9 @@ def capture_package():
 
 
 if __name__ == "__mocap_worker__":  # run_path(..., run_name="__mocap_worker__", init_globals=JOB, CONN, CANCEL)
+    import_mediapipe_lean()
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core: OpenCV's own thread pool would only compete
     capture_package()
     importlib.import_module(PACKAGE + ".segment").worker_main(JOB, CONN, CANCEL)  # noqa: F821

@@ -16,6 +16,14 @@ from .video import VideoSource
 ProgressFn = Callable[[int, int, float], None]  # (frames done, frames total, frames per second)
 
 
+def to_rgb(frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """A decoded frame (BGR, or gray) → RGB (into `out` if given), the only format MediaPipe's
+    landmarker takes (a gray image crashes inference)."""
+    import cv2
+
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB if frame.ndim == 3 else cv2.COLOR_GRAY2RGB, dst=out)
+
+
 class Landmarker:
     """One MediaPipe PoseLandmarker in VIDEO mode. Timestamps must increase strictly: we ensure it."""
 
@@ -47,24 +55,23 @@ class Landmarker:
             self._impl.close()
             self._impl = None
 
-    def count_people(self, frame_bgr: np.ndarray) -> int:
-        """How many people an IMAGE-mode landmarker (num_poses > 1) finds in one frame."""
-        import cv2
+    def count_people(self, frame: np.ndarray, rgb: bool = False) -> int:
+        """How many people an IMAGE-mode landmarker (num_poses > 1) finds in one frame (BGR, or RGB
+        when `rgb`)."""
         import mediapipe as mp
 
-        rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
-        return len(self._impl.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)).pose_landmarks)
+        frame = frame if rgb else to_rgb(frame)
+        return len(self._impl.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=frame)).pose_landmarks)
 
-    def detect(self, frame_bgr: np.ndarray, timestamp_ms: int):
-        """→ (world (33,3), image (33,3), visibility (33,), presence (33,)) or None when nobody is found."""
-        import cv2
+    def detect(self, frame: np.ndarray, timestamp_ms: int, rgb: bool = False):
+        """One frame (BGR, or RGB when `rgb`) → (world (33,3), image (33,3), visibility (33,),
+        presence (33,)) or None when nobody is found."""
         import mediapipe as mp
 
         ts = max(int(timestamp_ms), self._last_ts + 1)
         self._last_ts = ts
-        rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB) if frame_bgr.ndim == 3 else cv2.cvtColor(
-            frame_bgr, cv2.COLOR_GRAY2RGB)  # SRGB only: a gray image crashes inference
-        result = self._impl.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), ts)
+        frame = frame if rgb else to_rgb(frame)
+        result = self._impl.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=frame), ts)
         if not result.pose_landmarks:
             return None
         world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks[0]], np.float32)
@@ -103,9 +110,16 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
         t0 = time.perf_counter()
         people_seen = []
         with contextlib.ExitStack() as stack:
+            stack.enter_context(_opencv_threads(1))  # decoding has a core; OpenCV's pool would take the model's
             landmarker = stack.enter_context(Landmarker(task))
             counter = stack.enter_context(Landmarker(task, num_poses=2, video=False)) if people_check_every else None
-            for index, frame, container_ms in stack.enter_context(FramePrefetch(video, first, last)):
+
+            def count_people(index, rgb):  # in the decoding thread, beside the landmarker (see FramePrefetch)
+                if counter is not None and (index - first) % people_check_every == 0:
+                    people_seen.append(counter.count_people(rgb, rgb=True))
+
+            frames = stack.enter_context(FramePrefetch(video, first, last, rgb=True, on_frame=count_people))
+            for index, frame, container_ms in frames:
                 if should_cancel is not None and should_cancel():
                     stopped_early = True
                     break
@@ -115,13 +129,11 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
                 ts = _frame_time_ms(container_ms, index, info.fps,
                                     track.timestamps_ms[row - 1] if row else -1)
                 track.timestamps_ms[row] = ts
-                found = landmarker.detect(frame, ts)
+                found = landmarker.detect(frame, ts, rgb=True)
                 if found is not None:
                     (track.world_landmarks[row], track.image_landmarks[row],
                      track.visibility[row], track.presence[row]) = found
                     track.detected[row] = True
-                if counter is not None and found is not None and row % people_check_every == 0:
-                    people_seen.append(counter.count_people(frame))
                 done = row + 1
                 if progress is not None:
                     elapsed = time.perf_counter() - t0
@@ -145,6 +157,19 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
         raise NoPersonError(f"No person was found in any of the {done} frames of {Path(info.path).name}. "
                             f"Use a video where one person is fully visible.")
     return track
+
+
+@contextlib.contextmanager
+def _opencv_threads(count: int):
+    """OpenCV's thread pool size for a while (restored after)."""
+    import cv2
+
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(count)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
 
 
 def identity_jumps(track: PoseTrack, threshold: float = 0.15) -> int:

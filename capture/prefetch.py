@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
+from .landmarker import to_rgb
 from .video import VideoSource
 
 _END = object()
@@ -42,14 +43,20 @@ def open_video(path) -> VideoSource:
 
 
 class FramePrefetch:
-    """Iterate (video frame index, BGR frame, container time in ms) for start <= index < stop.
+    """Iterate (video frame index, frame, container time in ms) for start <= index < stop.
 
+    Frames are BGR, or RGB when `rgb` (converted in the decoding thread, off the landmarker's; an RGB
+    frame's array is reused for a later frame: use a frame before taking the next few).
+    `on_frame(index, frame)`, if given, is called in the decoding thread for every frame once it is
+    queued: work on the side (the people count) that then runs beside the landmarker.
     Use as a context manager (or call close()): leaving early stops and joins the decoding thread,
     so the video can be closed safely right after. At most `depth` decoded frames wait in memory.
     """
 
-    def __init__(self, video: VideoSource, start: int = 0, stop: int | None = None, depth: int = 3):
+    def __init__(self, video: VideoSource, start: int = 0, stop: int | None = None, depth: int = 4,
+                 rgb: bool = False, on_frame: Callable[[int, np.ndarray], None] | None = None):
         self._video = video
+        self._rgb, self._on_frame = rgb, on_frame
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(start, stop), daemon=True,
@@ -67,10 +74,23 @@ class FramePrefetch:
 
     def _run(self, start: int, stop: int | None) -> None:
         video = self._video
+        # RGB frames go into a ring of arrays reused in turn (fresh 6 MB arrays a frame cost page
+        # faults and cache: measured ~3 % of the landmarker's speed on the other core). A frame's
+        # array is written again only after depth + 1 later frames were queued: by then the consumer
+        # has taken depth + 1 frames after it, so it is done with it.
+        ring = [None] * (self._queue.maxsize + 2)
         try:
-            for index, frame in video.frames(start, stop):
+            for n, (index, frame) in enumerate(video.frames(start, stop, reuse=self._rgb)):
+                if self._rgb:
+                    slot = n % len(ring)
+                    out = ring[slot]
+                    if out is None or out.shape[:2] != frame.shape[:2]:
+                        out = ring[slot] = np.empty((*frame.shape[:2], 3), np.uint8)
+                    frame = to_rgb(frame, out)
                 if not self._put((index, frame, video.last_timestamp_ms)):
                     return
+                if self._on_frame is not None:
+                    self._on_frame(index, frame)
             self._put(_END)
         except BaseException as exc:  # handed to the consumer, raised there
             self._put(exc)

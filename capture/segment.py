@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import CaptureError
-from .landmarker import Landmarker, _frame_time_ms
+from .landmarker import Landmarker, _frame_time_ms, to_rgb
 from .landmarks import COUNT
 from .prefetch import FramePrefetch, open_video
 from .track import PoseTrack
@@ -164,10 +164,16 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
         rows.clear(start)
         previous_ts, count, t_rate = -1, 0, 0.0
         upper = limit if plan is None else stop
-        if prefetch:
-            source = iter(stack.enter_context(FramePrefetch(video, skip_to, upper)))
+        people = info["people"]
+
+        def count_people(index, rgb):  # the segment's own frames, as capture_video counts them
+            if counter is not None and index >= start and (index - first) % people_check_every == 0:
+                people.append(counter.count_people(rgb, rgb=True))
+
+        if prefetch:  # decoded, converted to RGB and people counted in a thread beside the landmarker
+            source = iter(stack.enter_context(FramePrefetch(video, skip_to, upper, rgb=True, on_frame=count_people)))
         else:
-            source = ((i, f, video.last_timestamp_ms) for i, f in video.frames(skip_to, upper))
+            source = _inline(video, skip_to, upper, count_people)
         next_index = skip_to
         last = deque(maxlen=tail)
         for index, frame, container_ms in source:
@@ -188,7 +194,7 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
                 break
             raw = _frame_time_ms(container_ms, index, fps, -1)
             previous_ts = max(raw, previous_ts + 1)
-            found = landmarker.detect(frame, previous_ts)
+            found = landmarker.detect(frame, previous_ts, rgb=True)
             next_index = index + 1
             if index < start:
                 info["warm_rows"] += 1
@@ -197,8 +203,6 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
                 rows.add(found, raw)
                 if tail:
                     last.append((index, raw, frame_check(frame)))
-                if counter is not None and found is not None and (index - first) % people_check_every == 0:
-                    info["people"].append(counter.count_people(frame))
             count += 1
             if measure_rate and count == 3:
                 t_rate = time.perf_counter()
@@ -219,6 +223,15 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
         info["process_s"] = time.perf_counter() - t_proc
         info["tail"] = list(last)
     return info
+
+
+def _inline(video: VideoSource, start: int, stop: int | None, on_frame):
+    """FramePrefetch's frames (RGB) decoded in the caller's thread."""
+    for index, frame in video.frames(start, stop):
+        rgb = to_rgb(frame)
+        ts = video.last_timestamp_ms
+        on_frame(index, rgb)
+        yield index, rgb, ts
 
 
 def capture_segment(video_path, task, warm: int, start: int, stop: int, first: int | None = None,

@@ -141,11 +141,13 @@ class VideoSource:
             return cv2.rotate(frame, cv2.ROTATE_90_COUNTERCLOCKWISE)
         return frame
 
-    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    def frames(self, start: int = 0, stop: int | None = None, reuse: bool = False
+               ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (video frame index, BGR frame) for start <= index < stop, streamed one at a time.
 
         Stops early when the video ends (the container's count can be wrong); `self.last_read` tells
-        the last frame index decoded.
+        the last frame index decoded. reuse: decode every frame into the same array (no fresh memory
+        a frame; the caller must be done with a frame before asking for the next).
         """
         cap = self._cap
         if self._position > start:
@@ -155,8 +157,9 @@ class VideoSource:
             if not cap.grab():
                 return
             self._position += 1
+        frame = None
         while stop is None or self._position < stop:
-            ok, frame = cap.read()
+            ok, frame = cap.read(frame) if reuse and frame is not None else cap.read()
             if not ok or frame is None:
                 return
             index = self._position

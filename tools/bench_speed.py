@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import subprocess
@@ -121,40 +122,48 @@ def peak_rss_mb() -> float:
 # --- parts, each run in its own process (python tools/bench_speed.py --part NAME --args JSON) ---------------
 
 def part_bare(video: str, model: str, frames: int) -> dict:
-    """The bare landmarker loop: `Landmarker.detect` over frames already decoded into memory (in
-    chunks of 100, decoded untimed), steady state (frames 3+); and the people check alone."""
+    """The bare landmarker loop: `Landmarker.detect` (MediaPipe's detect_for_video and the result
+    arrays) over RGB frames already decoded and converted in memory (in chunks of 100, decoded
+    untimed), steady state (frames 3+); the decoding alone (CPU per frame, OpenCV as the capture
+    uses it: one FFmpeg thread up to 1080p, one OpenCV thread); and the people check alone."""
     load_package()
+    import cv2
     import numpy as np
-    from video_mocap.capture.landmarker import Landmarker
+    from video_mocap.capture.landmarker import Landmarker, to_rgb
     from video_mocap.capture.models import resolve_model
     from video_mocap.capture.prefetch import open_video
 
     import mediapipe  # noqa: F401  (imported before any timing)
+    cv2.setNumThreads(1)
     task = resolve_model(model)
     out = {}
     times, people = [], []
+    decode_cpu = 0.0
     with open_video(video) as v, Landmarker(task) as lm, Landmarker(task, num_poses=2, video=False) as counter:
         source = v.frames(0, frames)
         cpu = 0.0
         while True:
-            chunk = [item for _, item in zip(range(100), source)]
+            c0 = time.process_time()
+            chunk = [(index, to_rgb(frame)) for (index, frame), _ in zip(source, range(100))]
+            decode_cpu += time.process_time() - c0
             if not chunk:
                 break
             c0 = time.process_time()
             for index, frame in chunk:
                 t = time.perf_counter()
-                lm.detect(frame, int(round(index * 1000 / v.info.fps)))
+                lm.detect(frame, int(round(index * 1000 / v.info.fps)), rgb=True)
                 times.append(time.perf_counter() - t)
             cpu += time.process_time() - c0
             for index, frame in chunk:
                 if index % 60:
                     continue
                 t = time.perf_counter()
-                counter.count_people(frame)
+                counter.count_people(frame, rgb=True)
                 people.append(time.perf_counter() - t)
     steady = np.array(times[2:])
     out["bare_fps"] = len(steady) / steady.sum()
     out["bare_cpu_ms"] = 1000 * cpu / len(times)
+    out["decode_cpu_ms"] = 1000 * decode_cpu / len(times)
     out["bare_frames"] = len(times)
     out["people_check_ms"] = 1000 * float(np.median(people[1:] if len(people) > 1 else people))
     return out
@@ -465,6 +474,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ten-minutes", action="store_true",
                     help="also capture all 18,000 frames of the long clip (full, parallel; ~5 min on 2 cores)")
     ap.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    ap.add_argument("--render-only", action="store_true", help="render the last run's figures again")
     ap.add_argument("--part", help=argparse.SUPPRESS)
     ap.add_argument("--args", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -472,10 +482,21 @@ def main(argv=None) -> int:
         result = PARTS[args.part](**json.loads(args.args or "{}"))
         print("RESULT " + json.dumps(result), flush=True)
         return 0
+    if args.render_only:  # the last run's figures, rendered again (after a change of presentation)
+        load_package()
+        last = json.loads((CACHE / "last_run.json").read_text())
+        last["conv"]["rows"] = {int(k): v for k, v in last["conv"]["rows"].items()}
+        md = render(last["rows"], last["conv"], last["bake"], last["mem"], last["resp"], last["cores"],
+                    last["loads"], last["elapsed"], argparse.Namespace(**last["args"]))
+        print(md)
+        if not args.no_write:
+            write_section(md)
+        return 0
 
     load_package()
-    import numpy as np
     from video_mocap.capture.parallel import usable_cores
+
+    args.cmd = "make bench" if not sys.argv[1:] else "tools/bench_speed.py " + " ".join(sys.argv[1:])
 
     cores = usable_cores()
     models = [m for m in args.models.split(",") if m]
@@ -554,6 +575,9 @@ def main(argv=None) -> int:
     loads.append(load_average())
     elapsed = time.perf_counter() - t_start
 
+    (CACHE / "last_run.json").write_text(json.dumps({"rows": rows, "conv": conv, "bake": bake, "mem": mem,
+                                                      "resp": resp, "cores": cores, "loads": loads,
+                                                      "elapsed": elapsed, "args": vars(args)}))
     md = render(rows, conv, bake, mem, resp, cores, loads, elapsed, args)
     print(md)
     if not args.no_write:
@@ -575,7 +599,7 @@ def render(rows, conv, bake, mem, resp, cores, loads, elapsed, args) -> str:
             cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
     except OSError:
         pass
-    cmd = "make bench" if not sys.argv[1:] else "tools/bench_speed.py " + " ".join(sys.argv[1:])
+    cmd = getattr(args, "cmd", "make bench")
     out = [f"Measured {datetime.date.today().isoformat()} with `{cmd}` (tools/bench_speed.py; "
            f"{elapsed / 60:.1f} min) on **{cores} usable cores** ({os.cpu_count()} CPUs, {cpu}), Python "
            f"{platform.python_version()}. Other processes were running: load average (1/5/15 min) "
@@ -593,7 +617,8 @@ def render(rows, conv, bake, mem, resp, cores, loads, elapsed, args) -> str:
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         s, p = r["single"], r["par"]
-        one = (f"{s['one_core_fps']:.1f} / {r['par_ratio_one_core']:.2f}" if "one_core_fps" in s else "–")
+        pinned = s.get("one_core_fps", float("nan"))
+        one = "–" if math.isnan(pinned) else f"{pinned:.1f} / {r['par_ratio_one_core']:.2f}"
         out.append(f"| {r['clip']} ({r['frames']}) | {r['model']} | {s['bare_fps']:.1f} | {s['single_fps']:.1f} / "
                    f"{s['single_total_fps']:.1f} | {r['e2e_ratio']:.2f} | {s['people_check_ms']:.0f} ms per 60 frames "
                    f"= {100 * r['people_share']:.1f} % | {r['workers']} | {p['total_fps']:.1f} / "
@@ -683,9 +708,9 @@ def render(rows, conv, bake, mem, resp, cores, loads, elapsed, args) -> str:
     ceiling = [cores * 1000 / r["par"]["cpu_ms"] / r["single"]["single_total_fps"] for r in longs]
     why = []
     if not all(ok2):
-        why.append(" Why: " + ", ".join(f"{r['model']}: one worker keeps {r['single_busy']:.2f} cores busy (the "
-                                       f"landmarker and its decoding thread), {cores} workers {r['par_busy']:.2f}"
-                                       for r in longs) + f" of {cores}.")
+        why.append(" Why: one worker keeps " + ", ".join(f"{r['model']} {r['single_busy']:.2f}" for r in longs)
+                   + f" cores busy (the landmarker and its decoding thread), {cores} workers keep "
+                   + ", ".join(f"{r['par_busy']:.2f}" for r in longs) + f" of {cores}.")
         why.append(f" With the CPU time a frame costs in parallel, {cores} fully busy cores would give at most "
                    + ", ".join(f"{r['model']} {c:.2f}×" for r, c in zip(longs, ceiling))
                    + " the one-worker speed: the one-worker path already puts its decoding on the second core.")
