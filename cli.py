@@ -2,7 +2,7 @@
 
     .venv/bin/python cli.py VIDEO [--model lite|full|heavy] [--frames A:B] [--landmarks OUT.npz] [--workers N]
                          [--armature FILE.blend:OBJECT] [--rig auto|PRESET] [--bone-map MAP.json]
-                         [--root hips|root_bone|grounded|in_place] [--no-foot-lock] [--fov DEG | --focal-mm MM]
+                         [--root hips|root_bone|grounded|in_place] [--no-foot-lock] [--keep-flips] [--fov DEG | --focal-mm MM]
                          [--smooth zero_phase|one_euro|none] [--smooth-hz HZ]
                          [--out OUT.fbx|OUT.bvh|OUT.blend|OUT.png]...
 
@@ -60,6 +60,8 @@ def parse_args(argv):
     ap.add_argument("--smooth-hz", type=float, default=5.0,
                     help="zero-phase strength: frequencies above this are damped (default 5; 6-8 for fast sport/dance)")
     ap.add_argument("--no-foot-lock", action="store_true", help="let planted feet slide (no foot locking)")
+    ap.add_argument("--keep-flips", action="store_true",
+                    help="keep the detector's left/right flips as they are (by default they are undone)")
     ap.add_argument("--fov", type=float, help="the camera's field of view across the longer side, degrees "
                                               "(default 60, a phone's main camera)")
     ap.add_argument("--focal-mm", type=float, help="the lens focal length in mm, full-frame equivalent")
@@ -184,7 +186,10 @@ def bake_and_export(track, args, progress) -> None:
         rig = args.bone_map or args.rig or "metarig"
     camera = {"fov_deg": args.fov} if args.fov else {"focal_mm": args.focal_mm} if args.focal_mm else None
     result = apply_track(context, obj, track, rig, root_mode=args.root, foot_lock=not args.no_foot_lock,
-                         camera=camera, smoothing=args.smooth, smooth_hz=args.smooth_hz)
+                         camera=camera, smoothing=args.smooth, smooth_hz=args.smooth_hz,
+                         fix_sides=not args.keep_flips)
+    if result.side_flips_fixed:
+        progress.say(f"left/right flips of the detector undone on {result.side_flips_fixed} frames")
     for line in result.warnings[:5]:
         progress.say(f"warning: {line}")
     if len(result.warnings) > 5:

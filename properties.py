@@ -103,6 +103,9 @@ class MocapSettings(bpy.types.PropertyGroup):
                ("none", "None", "Raw landmarks (short gaps still filled)")])
     smooth_hz: bpy.props.FloatProperty(name="Strength (Hz)", default=5.0, min=0.5, max=30.0,
                                        description="Motion faster than this is damped; 6-8 Hz for fast sport or dance")
+    fix_sides: bpy.props.BoolProperty(name="Fix Left/Right Flips", default=True,
+                                      description="Undo frames where the detector swapped the person's left and "
+                                                  "right (seen as limbs jumping across the body)")
     foot_lock: bpy.props.BoolProperty(name="Foot Locking", default=True,
                                       description="Keep planted feet from sliding (with root motion)")
     fov_deg: bpy.props.FloatProperty(name="Camera FOV", default=60.0, min=5.0, max=170.0,

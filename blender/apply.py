@@ -12,6 +12,7 @@ from ..retarget.solver import solve
 import numpy as np
 
 from ..motion.filters import DEFAULT_CUTOFF_HZ, smooth_track
+from ..motion.sides import fix_side_flips
 from ..retarget.rotations import make_continuous
 from .action import key_rotations, new_action, write_curves
 from .evaluated import local_rotations_evaluated, needs_evaluation
@@ -47,6 +48,7 @@ class ApplyResult:
     foot_skate: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     unkeyed_frames: int = 0
+    side_flips_fixed: int = 0
 
 
 def set_scene_fps(scene, fps: float) -> None:
@@ -101,15 +103,19 @@ def check_target(obj) -> None:
 def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = "auto", frame_start: int = 1,
                 set_scene: bool = True, root_mode: str = "hips", foot_lock: bool = True,
                 camera: dict | None = None, level: bool = True, smoothing: str = "zero_phase",
-                smooth_hz: float = DEFAULT_CUTOFF_HZ) -> ApplyResult:
+                smooth_hz: float = DEFAULT_CUTOFF_HZ, fix_sides: bool = True) -> ApplyResult:
     """Key one pose per processed video frame into a NEW Action on obj.
 
     Output frame i (scene frame frame_start + i) is video frame track.first_frame + i.
+    fix_sides: undo the landmarker's left/right flips first (motion/sides.py).
     """
     check_target(obj)
     preset, bone_map = choose_bone_map(obj, rig)
     rest = read_rest_pose(obj)
     raw = track
+    sides = None
+    if fix_sides:
+        track, sides = fix_side_flips(track)
     track, report = smooth_track(track, smoothing, strength_hz=smooth_hz)
     solution = solve(track, rest, bone_map, root_mode=root_mode, foot_lock=foot_lock, camera=camera, level=level)
     rotations = solution.rotations
@@ -136,4 +142,4 @@ def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = "auto",
     return ApplyResult(action, frame_start, frame_end, keyed, solution.missing_roles, solution.filled_frames,
                        preset, {r: bone_map[r] for r in bone_map if bone_map[r] in rest.bones}, solution.held,
                        solution.foot_skate, report.warnings() if hasattr(report, "warnings") else [],
-                       int((~keep).sum()))
+                       int((~keep).sum()), sides.frames if sides is not None else 0)

@@ -44,7 +44,8 @@ class MOCAP_OT_apply(bpy.types.Operator):
             track = PoseTrack.load(path)
             result = apply_track(context, target_armature(context), track, rig, root_mode=settings.root_mode,
                                  foot_lock=settings.foot_lock, camera={"fov_deg": settings.fov_deg},
-                                 smoothing=settings.smoothing, smooth_hz=settings.smooth_hz)
+                                 smoothing=settings.smoothing, smooth_hz=settings.smooth_hz,
+                                 fix_sides=settings.fix_sides)
         except (TrackError, RigError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
@@ -53,6 +54,8 @@ class MOCAP_OT_apply(bpy.types.Operator):
         msg = (f"Bone names: {result.preset}. " if result.preset else "") + \
             f"Keyed {len(result.keyed_bones)} bones over {result.frame_end - result.frame_start + 1} frames " \
             f"into '{result.action.name}'"
+        if result.side_flips_fixed:
+            msg += f"; left/right flips fixed on {result.side_flips_fixed} frames"
         if result.missing_roles:
             msg += f"; not in the rig: {', '.join(result.missing_roles)}"
         self.report({"WARNING"} if result.missing_roles else {"INFO"}, msg)

@@ -100,3 +100,26 @@ def test_errors_end_with_one_clear_line(tmp_path, case, rc, message):
     assert message in last_line(proc)
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "x.fbx").exists()
+
+
+def test_left_right_flips_are_undone_unless_kept(outputs, tmp_path):
+    """A cache whose frames 10-15 have the person's sides exchanged (as the detector sometimes does)
+    bakes exactly as the clean one by default; --keep-flips bakes it as it is."""
+    from video_mocap.motion.sides import PAIRS
+
+    clean = PoseTrack.load(outputs / "lm.npz")
+    bad = PoseTrack.load(outputs / "lm.npz")
+    a = [p for p, _ in PAIRS] + [q for _, q in PAIRS]
+    b = [q for _, q in PAIRS] + [p for p, _ in PAIRS]
+    for key in ("world_landmarks", "image_landmarks", "visibility", "presence"):
+        arr = getattr(bad, key)
+        block = arr[10:16]
+        block[:, a] = block[:, b]
+        arr[10:16] = block
+    bad.save(tmp_path / "flipped.npz")
+    run_cli(outputs / "lm.npz", "--out", tmp_path / "clean.bvh", check_rc=0)
+    run_cli(tmp_path / "flipped.npz", "--out", tmp_path / "fixed.bvh", check_rc=0)
+    run_cli(tmp_path / "flipped.npz", "--keep-flips", "--out", tmp_path / "kept.bvh", check_rc=0)
+    motion = lambda name: (tmp_path / name).read_text().split("MOTION", 1)[1]  # noqa: E731
+    assert motion("fixed.bvh") == motion("clean.bvh")
+    assert motion("kept.bvh") != motion("clean.bvh")

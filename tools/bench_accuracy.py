@@ -6,6 +6,8 @@ Clips: the Pose2Sim demo (../shared/data/pose2sim_demo, real footage, 4 calibrat
 triangulated reference — its Butterworth-filtered version, the raw triangulation being jittery;
 skipped when absent) and the project's own rendered mannequin with known
 motion (tools/render_mannequin.py; skipped when it cannot be rendered). Per clip and stage:
+Stages: the raw landmarks; filtered = the default processing of the landmarks (left/right flips
+undone, motion/sides.py, then zero-phase smoothing); the baked rig (default settings). Figures:
 - dir: per-limb direction error (upper arms, forearms, thighs, shins) after ONE global rotation
   for the whole clip (camera frames differ between the stages), degrees, mean over limbs and frames
 - PA-MPJPE: per frame, Procrustes-aligned (rotation, translation, scale) error of the 12 limb
@@ -157,6 +159,7 @@ def run(model="full", write=None, skip_mannequin=False):
     import numpy as np
 
     from video_mocap.motion.filters import smooth_track
+    from video_mocap.motion.sides import fix_side_flips
 
     CACHE.mkdir(parents=True, exist_ok=True)
     clips = []
@@ -174,7 +177,7 @@ def run(model="full", write=None, skip_mannequin=False):
         n = min(len(raw), len(ref_J))
         raw = raw.sliced(0, n)
         ref_J = ref_J[:n]
-        filtered, _ = smooth_track(raw)
+        filtered, _ = smooth_track(fix_side_flips(raw)[0])  # the default: flips undone, then smoothed
         rig_J, skate = rig_joints(raw)
         stages = {"raw landmarks": joints_from_track(raw), "filtered": joints_from_track(filtered),
                   "baked rig": rig_J}

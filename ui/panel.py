@@ -131,6 +131,7 @@ class VIEW3D_PT_mocap_motion(_MocapPanel, bpy.types.Panel):
         layout.prop(settings, "smoothing")
         if settings.smoothing == "zero_phase":
             layout.prop(settings, "smooth_hz")
+        layout.prop(settings, "fix_sides")
         layout.prop(settings, "root_mode")
         if settings.root_mode in ("hips", "root_bone"):
             layout.prop(settings, "foot_lock")
