@@ -243,6 +243,7 @@ class _ParallelRun:
         self.received = [0] * workers           # rows received per worker
         self.info: dict[int, dict] = {}
         self.ready: dict[int, float] = {}
+        self.done_at: dict[int, float] = {}    # seconds from the capture's start to each worker's end
         self.error: tuple[str, str] | None = None
         self.cancel_requested = False
         self.started = time.perf_counter()
@@ -334,6 +335,7 @@ class _ParallelRun:
                         self.ready[k] = time.perf_counter() - started
                     elif kind == "done":
                         self.info[k] = msg[1]
+                        self.done_at[k] = time.perf_counter() - started
                         del open_conns[k]
                     elif kind == "error":
                         if self.error is None:
@@ -387,6 +389,8 @@ class _ParallelRun:
         self.received = self.received[:k] + redo.received
         self.info = {**{i: self.info[i] for i in range(k) if i in self.info},
                      **{k + i: v for i, v in redo.info.items()}}
+        self.done_at = {**{i: self.done_at[i] for i in range(k) if i in self.done_at},
+                        **{k + i: v for i, v in redo.done_at.items()}}
         self.n = len(self.plan)
         self.cancel_requested = self.cancel_requested or redo.cancel_requested
 
@@ -407,6 +411,7 @@ class _ParallelRun:
     def stats(self) -> dict:
         return {"segments": self.plan, "overlap": self.overlap, "skip_ratio": self.skip_ratio,
                 "ready_s": [self.ready.get(k) for k in range(len(self.ready))],
+                "done_s": [self.done_at.get(k) for k in range(self.n)],
                 "seeked": [self.info.get(k, {}).get("seeked") for k in range(self.n)],
                 "workers": [{key: v for key, v in self.info.get(k, {}).items() if key not in ("head", "tail")}
                             for k in range(self.n)]}

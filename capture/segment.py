@@ -204,10 +204,12 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
                 if tail:
                     last.append((index, raw, frame_check(frame)))
             count += 1
-            if measure_rate and count == 3:
+            # Soon (frames 2-8: tracking, past the first detection), so that the plan rarely has to be
+            # made before it: a later worker that sought is waiting for it.
+            if measure_rate and count == 2:
                 t_rate = time.perf_counter()
-            elif measure_rate and count == 15:
-                send(("rate", (time.perf_counter() - t_rate) / 12))
+            elif measure_rate and count == 8:
+                send(("rate", (time.perf_counter() - t_rate) / 6))
             now = time.perf_counter()
             if len(rows) >= chunk_rows or (len(rows) and now - last_flush >= chunk_seconds):
                 send(rows.message())
