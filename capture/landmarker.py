@@ -95,7 +95,7 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
     in view, and track.extra says how many were seen ('people_max') and whether the tracked person
     seems to change ('identity_jumps': frames where the body jumps across the image).
     """
-    from .prefetch import FramePrefetch, open_video  # speed: decode ahead in a thread (capture/prefetch.py)
+    from .prefetch import FramePrefetch, core_pair, open_video, pinned  # speed: see capture/prefetch.py
 
     task = resolve_model(model, model_path)
     with open_video(video_path) as video:
@@ -109,16 +109,19 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
         stopped_early = False
         t0 = time.perf_counter()
         people_seen = []
+        cores = core_pair()  # the landmarker on one core, the decoding on another (see core_pair)
         with contextlib.ExitStack() as stack:
             stack.enter_context(_opencv_threads(1))  # decoding has a core; OpenCV's pool would take the model's
-            landmarker = stack.enter_context(Landmarker(task))
             counter = stack.enter_context(Landmarker(task, num_poses=2, video=False)) if people_check_every else None
+            stack.enter_context(pinned(cores[0] if cores else None))
+            landmarker = stack.enter_context(Landmarker(task))
 
             def count_people(index, rgb):  # in the decoding thread, beside the landmarker (see FramePrefetch)
                 if counter is not None and (index - first) % people_check_every == 0:
                     people_seen.append(counter.count_people(rgb, rgb=True))
 
-            frames = stack.enter_context(FramePrefetch(video, first, last, rgb=True, on_frame=count_people))
+            frames = stack.enter_context(FramePrefetch(video, first, last, rgb=True, on_frame=count_people,
+                                                       cpu=cores[1] if cores else None))
             for index, frame, container_ms in frames:
                 if should_cancel is not None and should_cancel():
                     stopped_early = True

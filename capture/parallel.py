@@ -286,7 +286,7 @@ class _ParallelRun:
                            "limit": self.last, "provisional": self._provisional(k),
                            "people_check_every": self.people_check_every, "measure_rate": k == 0,
                            "prefetch": self.prefetch, "seek_beyond": self.seek_beyond if k else None,
-                           "tail": self.overlap if k < self.n - 1 else 0}
+                           "tail": self.overlap if k < self.n - 1 else 0, "alone": self.n == 1}
                     proc = ctx.Process(target=runpy.run_path, args=(str(WORKER_SCRIPT),),
                                        kwargs={"init_globals": {"JOB": job, "CONN": child_end, "CANCEL": self.cancel},
                                                "run_name": "__mocap_worker__"},

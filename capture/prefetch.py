@@ -7,6 +7,7 @@ after the frame (`VideoSource.last_timestamp_ms` would already belong to a later
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -42,20 +43,58 @@ def open_video(path) -> VideoSource:
                 os.environ["OPENCV_FFMPEG_THREADS"] = previous
 
 
+def core_pair() -> tuple[int, int] | None:
+    """Two CPUs of this process, one for the landmarker and one for the decoding thread, or None
+    (fewer than 2 usable CPUs, no thread affinity on this OS, or MOCAP_NO_PIN set).
+
+    Why pin: left to the scheduler, the landmarker's thread moves between cores and loses its
+    caches; on one core of its own, with the decoding on the other, one worker ran 2-20 % faster
+    (lite gains most; tools/bench_speed.py). The decoding thread is pinned by FramePrefetch(cpu=…)."""
+    if not hasattr(os, "sched_setaffinity") or os.environ.get("MOCAP_NO_PIN"):
+        return None
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except OSError:
+        return None
+    return (cores[-1], cores[-2]) if len(cores) >= 2 else None
+
+
+@contextlib.contextmanager
+def pinned(cpu: int | None):
+    """The calling thread (and the threads it starts meanwhile) on one CPU; restored after."""
+    if cpu is None:
+        yield
+        return
+    try:
+        before = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {cpu})
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, before)
+
+
 class FramePrefetch:
     """Iterate (video frame index, frame, container time in ms) for start <= index < stop.
 
     Frames are BGR, or RGB when `rgb` (converted in the decoding thread, off the landmarker's; an RGB
     frame's array is reused for a later frame: use a frame before taking the next few).
     `on_frame(index, frame)`, if given, is called in the decoding thread for every frame once it is
-    queued: work on the side (the people count) that then runs beside the landmarker.
+    queued: work on the side (the people count) that then runs beside the landmarker. `cpu`: the
+    decoding thread runs on that CPU only (see core_pair).
     Use as a context manager (or call close()): leaving early stops and joins the decoding thread,
     so the video can be closed safely right after. At most `depth` decoded frames wait in memory.
     """
 
     def __init__(self, video: VideoSource, start: int = 0, stop: int | None = None, depth: int = 4,
-                 rgb: bool = False, on_frame: Callable[[int, np.ndarray], None] | None = None):
+                 rgb: bool = False, on_frame: Callable[[int, np.ndarray], None] | None = None,
+                 cpu: int | None = None):
         self._video = video
+        self._cpu = cpu
         self._rgb, self._on_frame = rgb, on_frame
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
@@ -73,6 +112,9 @@ class FramePrefetch:
         return False
 
     def _run(self, start: int, stop: int | None) -> None:
+        if self._cpu is not None:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, {self._cpu})  # this thread only (Linux)
         video = self._video
         # RGB frames go into a ring of arrays reused in turn (fresh 6 MB arrays a frame cost page
         # faults and cache: measured ~3 % of the landmarker's speed on the other core). A frame's

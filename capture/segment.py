@@ -25,7 +25,7 @@ import numpy as np
 from .errors import CaptureError
 from .landmarker import Landmarker, _frame_time_ms, to_rgb
 from .landmarks import COUNT
-from .prefetch import FramePrefetch, open_video
+from .prefetch import FramePrefetch, core_pair, open_video, pinned
 from .track import PoseTrack
 from .video import VideoSource, _cv2
 
@@ -104,7 +104,7 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
                 send: Callable[[tuple], None], get_plan: Callable[[bool], Plan | None],
                 cancelled: Callable[[], bool] = lambda: False, measure_rate: bool = False,
                 prefetch: bool = True, chunk_rows: int = 1, chunk_seconds: float = 0.25,
-                seek_beyond: int | None = None, tail: int = 0) -> dict:
+                seek_beyond: int | None = None, tail: int = 0, pin: bool = False) -> dict:
     """Capture one segment; returns a summary (the 'done' message's content).
 
     limit: no plan goes past this frame (the capture's end). provisional = (skip_to, start, stop):
@@ -117,6 +117,7 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
     rows every `chunk_rows` frames or `chunk_seconds` (a row costs ~0.1 ms to send and place; a row a
     message keeps progress and cancel as fine-grained as capture_video's).
     seek_beyond: seek rather than decode when more frames than this are to be skipped (None: never).
+    pin: the only worker: the landmarker and the decoding thread each on a core of their own.
     The summary holds, to check a seek, (index, container ms, fingerprint) of the warm-up frames
     ('head') and of the last `tail` frames of the segment ('tail').
     """
@@ -128,9 +129,11 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
     plan = get_plan(False)
     with open_video(video_path) as video, contextlib.ExitStack() as stack:
         fps = video.info.fps
-        landmarker = stack.enter_context(Landmarker(Path(task)))
         counter = (stack.enter_context(Landmarker(Path(task), num_poses=2, video=False))
                    if people_check_every else None)
+        cores = core_pair() if pin else None  # alone on the machine: as capture_video does
+        stack.enter_context(pinned(cores[0] if cores else None))
+        landmarker = stack.enter_context(Landmarker(Path(task)))
         info["init_s"] = time.perf_counter() - t_begin
         send(("ready", info["init_s"]))
 
@@ -171,7 +174,8 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
                 people.append(counter.count_people(rgb, rgb=True))
 
         if prefetch:  # decoded, converted to RGB and people counted in a thread beside the landmarker
-            source = iter(stack.enter_context(FramePrefetch(video, skip_to, upper, rgb=True, on_frame=count_people)))
+            source = iter(stack.enter_context(FramePrefetch(video, skip_to, upper, rgb=True, on_frame=count_people,
+                                                            cpu=cores[1] if cores else None)))
         else:
             source = _inline(video, skip_to, upper, count_people)
         next_index = skip_to
@@ -296,7 +300,7 @@ def worker_main(job: dict, conn, cancel_event) -> None:
                            job["people_check_every"], send=conn.send, get_plan=get_plan,
                            cancelled=cancel_event.is_set, measure_rate=job.get("measure_rate", False),
                            prefetch=job.get("prefetch", True), seek_beyond=job.get("seek_beyond"),
-                           tail=job.get("tail", 0))
+                           tail=job.get("tail", 0), pin=job.get("alone", False))
         info["maxrss_mb"] = peak_rss_mb()
         info["cpu_s"] = time.process_time()
         info["pid"] = os.getpid()
