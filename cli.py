@@ -42,7 +42,7 @@ def load_package():
 
 def parse_args(argv):
     from video_mocap.capture.models import VARIANTS
-    from video_mocap.retarget.bonemaps import PRESETS
+    from video_mocap.retarget.bonemaps import GENERIC, PRESETS
     from video_mocap.retarget.solver import ROOT_MODE_HELP, ROOT_MODES
 
     ap = argparse.ArgumentParser(prog="cli.py", description=__doc__.split("\n\n")[0])
@@ -51,7 +51,8 @@ def parse_args(argv):
     ap.add_argument("--model-file", help="a pose_landmarker .task file to use instead of the built one")
     ap.add_argument("--armature", help="target armature: FILE.blend:OBJECT (default: a new Rigify metarig)")
     ap.add_argument("--rig", default=None,
-                    help=f"bone-name preset of the target: auto, {', '.join(PRESETS)} (default: auto)")
+                    help=f"bone-name preset of the target: auto, {', '.join(PRESETS)}, or {GENERIC} (guessed "
+                         f"from the bone names; auto uses it when no preset fits) (default: auto)")
     ap.add_argument("--bone-map", help="a bone map JSON (role → bone name) instead of a preset")
     ap.add_argument("--root", default="hips", choices=ROOT_MODES,
                     help="; ".join(f"{m}: {ROOT_MODE_HELP[m]}" for m in ROOT_MODES) + " (default hips)")
@@ -80,7 +81,7 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if args.model not in VARIANTS:
         ap.error(f"unknown model '{args.model}': choose one of {', '.join(VARIANTS)}")
-    if args.rig not in (None, "auto") and args.rig not in PRESETS:
+    if args.rig not in (None, "auto", GENERIC) and args.rig not in PRESETS:
         ap.error(f"unknown rig preset '{args.rig}': choose one of auto, {', '.join(PRESETS)}")
     if args.rig not in (None, "auto") and args.bone_map:
         ap.error("give either --rig or --bone-map, not both")

@@ -4,7 +4,7 @@ import os
 import bpy
 
 from .capture.models import DEFAULT_VARIANT, HINTS, VARIANTS
-from .retarget.bonemaps import PRESETS
+from .retarget.bonemaps import GENERIC, PRESETS
 from .retarget.rig import ROLES
 from .retarget.solver import ROOT_MODE_HELP, ROOT_MODES
 
@@ -87,7 +87,9 @@ class MocapSettings(bpy.types.PropertyGroup):
         items=[("AUTO", "Auto-detect", "Recognise the preset from the armature's bone names"),
                ("CUSTOM", "Custom Map", "Use the bone map below (edit it, save or load it as JSON)"),
                ("JSON", "Bone Map File", "Use the bone map JSON file below")]
-        + [(p, p.title(), f"{p} bone names") for p in PRESETS])
+        + [(p, p.title(), f"{p} bone names") for p in PRESETS]
+        + [(GENERIC, "Guess From Names", "Guess each bone's role from the words of its name and the hierarchy "
+                                         "(Daz, Character Creator, Biped, MakeHuman, Thigh_L, L_UpperArm, …)")])
     bone_map_path: bpy.props.StringProperty(name="Bone Map", subtype="FILE_PATH",
                                             description="Bone map JSON (role → bone name)")
     bone_map: bpy.props.CollectionProperty(type=MocapBoneMapItem)

@@ -81,13 +81,14 @@ def key_times(track: PoseTrack, frame_start: int):
 def choose_bone_map(obj, rig: str | dict | None = "auto") -> tuple[str | None, dict]:
     """'auto' (detect), a preset name, a bone map JSON path, or a ready dict → (preset or None, map)."""
     names = [b.name for b in obj.data.bones]
+    parents = {b.name: b.parent.name if b.parent else None for b in obj.data.bones}
     if isinstance(rig, dict):
         return None, dict(rig)
     if rig in (None, "", "auto"):
-        return detect_preset(names)
+        return detect_preset(names, parents)
     if str(rig).lower().endswith(".json"):
         return None, load_bone_map(rig)
-    return rig, resolve_preset(rig, names)
+    return rig, resolve_preset(rig, names, parents)
 
 
 def check_target(obj) -> None:

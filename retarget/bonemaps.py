@@ -12,7 +12,10 @@ import os
 import tempfile
 from pathlib import Path
 
+from .namematch import guess_bone_map
 from .rig import POSED_ROLES, ROLES, RigError
+
+GENERIC = "generic"  # no preset: the bone map guessed from the bone names' words
 
 
 def _sides(template: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -89,8 +92,10 @@ def _strip(name: str) -> str:
     return name.rsplit(":", 1)[-1]
 
 
-def resolve_preset(preset: str, bone_names) -> dict[str, str]:
-    """role → bone for the bones this armature has."""
+def resolve_preset(preset: str, bone_names, parents: dict | None = None) -> dict[str, str]:
+    """role → bone for the bones this armature has ('generic': guessed from the names)."""
+    if preset == GENERIC:
+        return guess_bone_map(bone_names, parents)
     if preset not in PRESETS:
         raise RigError(f"Unknown rig preset '{preset}'. Choose one of: {', '.join(PRESETS)}.")
     by_plain: dict[str, str] = {}
@@ -109,8 +114,10 @@ def resolve_preset(preset: str, bone_names) -> dict[str, str]:
     return out
 
 
-def detect_preset(bone_names) -> tuple[str, dict[str, str]]:
-    """The preset that maps the most posed roles (ties broken by the presets' telltale bones)."""
+def detect_preset(bone_names, parents: dict | None = None) -> tuple[str, dict[str, str]]:
+    """The preset that maps the most posed roles (ties broken by the presets' telltale bones), or
+    'generic' (bone map guessed from the words of the names, retarget/namematch.py; `parents`:
+    bone → parent, to settle the trunk) when that maps more."""
     bone_names = list(bone_names)
     plain = {_strip(n) for n in bone_names}
     best, best_score = None, (0, 0)
@@ -119,9 +126,13 @@ def detect_preset(bone_names) -> tuple[str, dict[str, str]]:
         score = (sum(role in found for role in POSED_ROLES), sum(h in plain for h in HINTS.get(preset, ())))
         if score > best_score:
             best, best_score = preset, score
+    guessed = guess_bone_map(bone_names, parents)
+    if "hips" in guessed and sum(role in guessed for role in POSED_ROLES) > best_score[0]:
+        return GENERIC, guessed
     if best is None or best_score[0] < 3 or "hips" not in resolve_preset(best, bone_names):
         raise RigError("No humanoid bones recognised in this armature (tried presets: "
-                       f"{', '.join(PRESETS)}). Pick a preset or load a bone map JSON.")
+                       f"{', '.join(PRESETS)}, and guessing from the bone names). Pick a preset or load "
+                       f"a bone map JSON.")
     return best, resolve_preset(best, bone_names)
 
 

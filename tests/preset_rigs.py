@@ -119,6 +119,47 @@ def _spec(preset: str, j: dict) -> list[tuple[str, str | None, np.ndarray, np.nd
             add(f"{name}LowerLeg", f"{name}UpperLeg", j[f"kn_{side}"], j[f"an_{side}"])
             add(f"{name}Foot", f"{name}LowerLeg", j[f"an_{side}"], j[f"ball_{side}"])
             add(f"{name}Toes", f"{name}Foot", j[f"ball_{side}"], j[f"toe_{side}"])
+    elif preset == "daz":  # Daz Genesis: bend/twist pairs, the pelvis a sibling of the spine under 'hip'
+        add("hip", None, j["hip"], up(j["hip"]))
+        add("pelvis", "hip", j["hip"], j["hip"] - [0, 0, 0.1 * j["head_top"][2] / 1.82])
+        chest = spine(["abdomenLower", "abdomenUpper", "chestLower", "chestUpper"], "hip", j["spine_top"])
+        add("neckLower", chest, j["spine_top"], (j["spine_top"] + j["head"]) / 2)
+        add("neckUpper", "neckLower", (j["spine_top"] + j["head"]) / 2, j["head"])
+        add("head", "neckUpper", j["head"], j["head_top"])
+        for side in ("l", "r"):
+            sh, el, wr = j[f"sh_{side}"], j[f"el_{side}"], j[f"wr_{side}"]
+            add(f"{side}Collar", chest, j[f"clav_{side}"], sh)
+            add(f"{side}ShldrBend", f"{side}Collar", sh, (sh + el) / 2)
+            add(f"{side}ShldrTwist", f"{side}ShldrBend", (sh + el) / 2, el)
+            add(f"{side}ForearmBend", f"{side}ShldrTwist", el, (el + wr) / 2)
+            add(f"{side}ForearmTwist", f"{side}ForearmBend", (el + wr) / 2, wr)
+            add(f"{side}Hand", f"{side}ForearmTwist", wr, j[f"tip_{side}"])
+            hj, kn = j[f"hipj_{side}"], j[f"kn_{side}"]
+            add(f"{side}ThighBend", "pelvis", hj, (hj + kn) / 2)
+            add(f"{side}ThighTwist", f"{side}ThighBend", (hj + kn) / 2, kn)
+            add(f"{side}Shin", f"{side}ThighTwist", kn, j[f"an_{side}"])
+            add(f"{side}Foot", f"{side}Shin", j[f"an_{side}"], j[f"ball_{side}"])
+            add(f"{side}Toe", f"{side}Foot", j[f"ball_{side}"], j[f"toe_{side}"])
+    elif preset == "cc":  # Character Creator: CC_Base_ names, twist leaves, neck bones called NeckTwist
+        add("CC_Base_BoneRoot", None, [0, 0, 0], [0, 0, 0.1])
+        add("CC_Base_Hip", "CC_Base_BoneRoot", j["hip"], up(j["hip"]))
+        add("CC_Base_Pelvis", "CC_Base_Hip", j["hip"], j["hip"] - [0, 0, 0.1 * j["head_top"][2] / 1.82])
+        chest = spine(["CC_Base_Waist", "CC_Base_Spine01", "CC_Base_Spine02"], "CC_Base_Hip", j["spine_top"])
+        add("CC_Base_NeckTwist01", chest, j["spine_top"], (j["spine_top"] + j["head"]) / 2)
+        add("CC_Base_NeckTwist02", "CC_Base_NeckTwist01", (j["spine_top"] + j["head"]) / 2, j["head"])
+        add("CC_Base_Head", "CC_Base_NeckTwist02", j["head"], j["head_top"])
+        for side in ("L", "R"):
+            s_ = side.lower()
+            add(f"CC_Base_{side}_Clavicle", chest, j[f"clav_{s_}"], j[f"sh_{s_}"])
+            add(f"CC_Base_{side}_Upperarm", f"CC_Base_{side}_Clavicle", j[f"sh_{s_}"], j[f"el_{s_}"])
+            add(f"CC_Base_{side}_UpperarmTwist01", f"CC_Base_{side}_Upperarm", j[f"sh_{s_}"],
+                (j[f"sh_{s_}"] + j[f"el_{s_}"]) / 2)
+            add(f"CC_Base_{side}_Forearm", f"CC_Base_{side}_Upperarm", j[f"el_{s_}"], j[f"wr_{s_}"])
+            add(f"CC_Base_{side}_Hand", f"CC_Base_{side}_Forearm", j[f"wr_{s_}"], j[f"tip_{s_}"])
+            add(f"CC_Base_{side}_Thigh", "CC_Base_Pelvis", j[f"hipj_{s_}"], j[f"kn_{s_}"])
+            add(f"CC_Base_{side}_Calf", f"CC_Base_{side}_Thigh", j[f"kn_{s_}"], j[f"an_{s_}"])
+            add(f"CC_Base_{side}_Foot", f"CC_Base_{side}_Calf", j[f"an_{s_}"], j[f"ball_{s_}"])
+            add(f"CC_Base_{side}_ToeBase", f"CC_Base_{side}_Foot", j[f"ball_{s_}"], j[f"toe_{s_}"])
     else:
         raise ValueError(preset)
     return bones
