@@ -141,10 +141,18 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
                 if progress is not None:
                     elapsed = time.perf_counter() - t0
                     progress(done, max(total, done), done / elapsed if elapsed > 0 else 0.0)
+    track = cut_track(track, done, total, first, last, info.path, stopped_early, keep_partial)
+    return finish_track(track, done, info.path, stopped_early, people_seen, require_person)
+
+
+def cut_track(track: PoseTrack, done: int, total: int, first: int, last, path: str, stopped_early: bool,
+              keep_partial: bool) -> PoseTrack:
+    """The end of a capture (one worker or several): cancelled without keeping, nothing decoded, a
+    video shorter than it said (track.extra['truncated_at']); the track cut to the `done` rows."""
     if stopped_early and not keep_partial:
         raise Cancelled("Capture cancelled; nothing was kept.")
     if done == 0:
-        raise VideoError(f"No frames could be decoded from {info.path} in the range {first}:{last}. "
+        raise VideoError(f"No frames could be decoded from {path} in the range {first}:{last}. "
                          f"Check the file and the frame range.")
     if done < total and not stopped_early:
         track.extra["truncated_at"] = first + done  # the video ended before its stated length
@@ -152,12 +160,18 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
         extra = track.extra
         track = track.sliced(0, done)
         track.extra = extra
+    return track
+
+
+def finish_track(track: PoseTrack, done: int, path: str, stopped_early: bool, people_seen: list,
+                 require_person: bool) -> PoseTrack:
+    """track.extra's cancelled / people_max / identity_jumps; NoPersonError when nobody was found."""
     if stopped_early:
         track.extra["cancelled"] = True
     track.extra["people_max"] = max(people_seen, default=1)
     track.extra["identity_jumps"] = identity_jumps(track)
     if require_person and not track.detected.any():
-        raise NoPersonError(f"No person was found in any of the {done} frames of {Path(info.path).name}. "
+        raise NoPersonError(f"No person was found in any of the {done} frames of {Path(path).name}. "
                             f"Use a video where one person is fully visible.")
     return track
 

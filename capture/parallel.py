@@ -40,8 +40,8 @@ from typing import Callable
 import numpy as np
 
 from . import errors
-from .errors import Cancelled, CaptureError, NoPersonError, VideoError
-from .landmarker import ProgressFn, capture_video, identity_jumps
+from .errors import CaptureError
+from .landmarker import ProgressFn, capture_video, cut_track, finish_track
 from .models import DEFAULT_VARIANT, resolve_model
 from .segment import _place
 from .track import PoseTrack
@@ -197,30 +197,14 @@ def capture_parallel(video_path, model: str = DEFAULT_VARIANT, model_path=None, 
 
     done = run.contiguous_rows()
     stopped_early = run.cancel_requested
-    if stopped_early and not keep_partial:
-        raise Cancelled("Capture cancelled; nothing was kept.")
-    if done == 0:
-        raise VideoError(f"No frames could be decoded from {info.path} in the range {first}:{last}. "
-                         f"Check the file and the frame range.")
-    if done < total and not stopped_early:
-        track.extra["truncated_at"] = first + done
-    if done < len(track):
-        extra = track.extra
-        track = track.sliced(0, done)
-        track.extra = extra
+    track = cut_track(track, done, total, first, last, info.path, stopped_early, keep_partial)
     # Timestamps: the workers send the container's time of each frame; made strictly increasing
     # over the whole range exactly as capture_video does frame by frame (ts = max(raw, previous + 1)).
     rows = np.arange(len(track), dtype=np.int64)
     track.timestamps_ms[:] = np.maximum.accumulate(track.timestamps_ms - rows) + rows
-    if stopped_early:
-        track.extra["cancelled"] = True
-    track.extra["people_max"] = max(run.people(), default=1)
-    track.extra["identity_jumps"] = identity_jumps(track)
     track.extra["workers"] = workers
     track.extra["parallel"] = {**run.stats(), "wall_s": time.perf_counter() - started, "redone_from": redo_from}
-    if require_person and not track.detected.any():
-        raise NoPersonError(f"No person was found in any of the {done} frames of {Path(info.path).name}. "
-                            f"Use a video where one person is fully visible.")
+    track = finish_track(track, done, info.path, stopped_early, run.people(), require_person)
     return track
 
 

@@ -2,7 +2,6 @@
 
 bpy writes into the user's Blender folder unless told otherwise: point it at a temporary one.
 """
-import importlib.util
 import os
 import sys
 import tempfile
@@ -14,14 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="mocap-blender-user-"))
 
 
-def load_package(name: str = "video_mocap"):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "__init__.py",
-                                                      submodule_search_locations=[str(ROOT)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+def load_package():
+    """The repository root as the `video_mocap` package (cli.py's loader)."""
+    import runpy
+
+    return runpy.run_path(str(ROOT / "cli.py"))["load_package"]()
 
 
 load_package()

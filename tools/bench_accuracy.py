@@ -22,7 +22,6 @@ Prints one table; with --write, replaces the accuracy section of BENCHMARKS.md a
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -39,11 +38,10 @@ MIRROR.update({v: k for k, v in MIRROR.items()})
 
 
 def load_package():
-    spec = importlib.util.spec_from_file_location("video_mocap", ROOT / "__init__.py",
-                                                  submodule_search_locations=[str(ROOT)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["video_mocap"] = module
-    spec.loader.exec_module(module)
+    """The repository root as the `video_mocap` package (cli.py's loader)."""
+    import runpy
+
+    return runpy.run_path(str(ROOT / "cli.py"))["load_package"]()
 
 
 def directions(J):

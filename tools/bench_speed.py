@@ -48,14 +48,10 @@ PY = sys.executable
 
 
 def load_package():
-    import importlib.util
+    """The repository root as the `video_mocap` package (cli.py's loader)."""
+    import runpy
 
-    if "video_mocap" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("video_mocap", ROOT / "__init__.py",
-                                                      submodule_search_locations=[str(ROOT)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["video_mocap"] = module
-        spec.loader.exec_module(module)
+    return runpy.run_path(str(ROOT / "cli.py"))["load_package"]()
 
 
 def ffmpeg() -> str:

@@ -659,14 +659,15 @@ def read_truth(bpy, scene, arm, cam):
     return out
 
 
-LANDMARK_NAMES = (
-    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
-    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_pinky", "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
-)  # = capture/landmarks.py NAMES (checked by the test)
+def _landmark_names() -> tuple:
+    """The 33 BlazePose names, read from capture/landmarks.py by path (this tool imports nothing
+    of the package itself)."""
+    import runpy
+
+    return tuple(runpy.run_path(str(REPO / "capture" / "landmarks.py"))["NAMES"])
+
+
+LANDMARK_NAMES = _landmark_names()
 
 
 def write_video(frames_dir: Path, path: Path) -> int:
