@@ -19,7 +19,7 @@ demo: venv models sample
 test: venv models sample $(LTS_VENV)/.done dist .cache/venv-clean/.done .cache/venv-clean-lts/.done
 	$(VPY) -m pytest -q tests
 	@echo "--- the Blender integration subset again on Blender $(LTS_BPY) (LTS) ---"
-	$(LTS_VENV)/bin/python -m pytest -q tests/test_blender.py tests/test_cli.py
+	$(LTS_VENV)/bin/python -m pytest -q tests/blender/test_blender.py tests/e2e/test_cli.py
 
 # The oldest supported Blender (4.2 LTS: legacy Action API) for the integration subset.
 $(LTS_VENV)/.done: requirements.txt
@@ -68,7 +68,7 @@ dist: venv models
 	$(VPY) tools/build_dist.py --out dist --cache .cache
 
 test-dist: dist sample $(CLEAN_VENV)/.done $(CLEAN_LTS_VENV)/.done
-	$(VPY) -m pytest -q tests/test_dist.py
+	$(VPY) -m pytest -q tests/e2e/test_dist.py
 
 # bpy and what Blender itself ships, nothing else: the installed zip must bring its own packages.
 $(CLEAN_VENV)/.done: tools/requirements-clean.txt

@@ -226,7 +226,7 @@ def bake_and_export(track, args, progress) -> None:
 def main(argv=None) -> int:
     load_package()
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from video_mocap.blender_errors import USER_ERRORS
+    from video_mocap.capture.errors import MocapError as USER_ERRORS
 
     try:
         return run(args)

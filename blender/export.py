@@ -5,16 +5,14 @@ import os
 
 import bpy
 
+from ..capture.errors import ExportError
+
 # FBX presets: axes that Unity and Unreal import upright; Blender's own defaults read back as-is.
 FBX_PRESETS = {
     "unity": dict(axis_forward="-Z", axis_up="Y", apply_scale_options="FBX_SCALE_UNITS"),
     "unreal": dict(axis_forward="-Z", axis_up="Y", apply_scale_options="FBX_SCALE_NONE"),
     "blender": dict(axis_forward="-Z", axis_up="Y", apply_scale_options="FBX_SCALE_NONE"),
 }
-
-
-class ExportError(Exception):
-    pass
 
 
 def check_writable(path: str) -> None:

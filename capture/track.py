@@ -8,15 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import TrackError
 from .landmarks import COUNT
 
 FORMAT_VERSION = 1
 ARRAY_KEYS = ("world_landmarks", "image_landmarks", "visibility", "presence", "detected", "timestamps_ms")
 META_KEYS = ("fps", "frame_size", "source", "model")
-
-
-class TrackError(ValueError):
-    """A landmark cache that cannot be read as a PoseTrack."""
 
 
 @dataclass

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..capture.errors import RigError
+
 # Roles the solver knows. Torso: hips → (spine bones) → chest → neck → head.
 ROLES = (
     "hips", "chest", "neck", "head",
@@ -17,9 +19,6 @@ ROLES = (
     "root",   # a ground-level root bone (Unreal, Rigify) for root motion
 )
 POSED_ROLES = ROLES[:16]
-
-class RigError(ValueError):
-    pass
 
 
 @dataclass

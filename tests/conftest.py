@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Tiers: tests/unit (no bpy, no models: seconds), tests/blender (Blender as the bpy module),
+# tests/e2e (real models, videos, the headless command, the extension zips). Shared helpers live here.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="mocap-blender-user-"))
 
 

@@ -2,7 +2,7 @@
 
     PYTHON tools/dist_install_check.py ZIP VIDEO [--frames 0:10] [--model full]
 
-Run by tests/test_dist.py with the Python of a venv that has bpy and none of the bundled packages
+Run by tests/e2e/test_dist.py with the Python of a venv that has bpy and none of the bundled packages
 (make test-dist creates .cache/venv-clean), so the capture can only work with the zip's own wheels.
 Blender's user folder (BLENDER_USER_RESOURCES) and HOME are pointed at temporary folders: the
 machine's own Blender set-up is never touched. The last line on stdout is the JSON report; every

@@ -45,7 +45,7 @@ import pytest
 
 from video_mocap.capture.landmarks import INDEX
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / ".cache" / "fixtures" / "mannequin"
 TOOL = REPO / "tools" / "render_mannequin.py"
 

@@ -51,8 +51,8 @@ import numpy as np
 import pytest
 
 HERE = Path(__file__).resolve()
-REPO = HERE.parents[1]
-DATA = HERE.parents[2] / "shared" / "data" / "pose2sim_demo"
+REPO = HERE.parents[2]
+DATA = HERE.parents[3] / "shared" / "data" / "pose2sim_demo"
 TRC = DATA / "S00_P00_T01_BalancingTrial_0-100.trc"
 CALIB = DATA / "Calib_qualisys.toml"
 FULL_MODEL = REPO / "models" / "pose_landmarker_full.task"
