@@ -17,6 +17,7 @@ demo: venv models sample
 		--out out/demo.blend --out out/demo.fbx --out out/demo.bvh --out out/demo_contact_sheet.png
 
 test: venv models sample $(LTS_VENV)/.done dist .cache/venv-clean/.done .cache/venv-clean-lts/.done
+	$(VPY) -m ruff check .
 	$(VPY) -m pytest -q tests
 	@echo "--- the Blender integration subset again on Blender $(LTS_BPY) (LTS) ---"
 	$(LTS_VENV)/bin/python -m pytest -q tests/blender/test_blender.py tests/e2e/test_cli.py

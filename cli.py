@@ -63,6 +63,9 @@ def parse_args(argv):
     ap.add_argument("--no-foot-lock", action="store_true", help="let planted feet slide (no foot locking)")
     ap.add_argument("--keep-flips", action="store_true",
                     help="keep the detector's left/right flips as they are (by default they are undone)")
+    ap.add_argument("--no-fusion", action="store_true",
+                    help="use the detector's 3D landmarks as they are (by default they are fused with the image: "
+                         "camera rays, constant bone lengths)")
     ap.add_argument("--fov", type=float, help="the camera's field of view across the longer side, degrees "
                                               "(default 60, a phone's main camera)")
     ap.add_argument("--focal-mm", type=float, help="the lens focal length in mm, full-frame equivalent")
@@ -70,14 +73,13 @@ def parse_args(argv):
     ap.add_argument("--landmarks", help="write the landmark cache (.npz) here")
     ap.add_argument("--out", action="append", default=[], help="output file; repeat for several")
     ap.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    # --- parallel capture (capture/parallel.py) ---
+    ap.add_argument("--verbose", action="store_true", help="also show MediaPipe's own log lines")
     from video_mocap.capture.parallel import MIN_FRAMES_PER_WORKER, usable_cores
 
     ap.add_argument("--workers", type=int, default=usable_cores(), metavar="N",
                     help=f"capture worker processes, each on a segment of the video (default: the usable CPU "
                          f"cores, here {usable_cores()}; 1 = one in-process landmarker; a worker gets at "
                          f"least {MIN_FRAMES_PER_WORKER} frames)")
-    # --- end parallel capture ---
     args = ap.parse_args(argv)
     if args.model not in VARIANTS:
         ap.error(f"unknown model '{args.model}': choose one of {', '.join(VARIANTS)}")
@@ -94,6 +96,12 @@ def parse_args(argv):
         ap.error("--landmarks must end in .npz")
     if args.workers < 1:
         ap.error("--workers must be 1 or more")
+    from video_mocap.capture.video import parse_frame_range
+
+    try:
+        parse_frame_range(args.frames)
+    except ValueError as exc:
+        ap.error(f"--frames: {exc}")
     return args
 
 
@@ -119,56 +127,32 @@ class Progress:
 
 
 def run(args) -> int:
-    from video_mocap.capture.errors import CaptureError
-    from video_mocap.capture.parallel import capture_parallel
-    from video_mocap.capture.track import PoseTrack, TrackError
-    from video_mocap.capture.video import parse_frame_range
+    from video_mocap import pipeline
 
     progress = Progress(args.quiet)
+    options = pipeline.Options.from_args(args)
     if args.out:
         # Blender first: on Blender 4.2, importing bpy after MediaPipe's native libraries are loaded crashes.
         import bpy  # noqa: F401
+    from video_mocap.capture.files import check_writable
 
-        from video_mocap.blender.export import check_writable
-
-        for out in args.out + ([args.landmarks] if args.landmarks else []):
-            check_writable(out)  # before any work: no capture wasted on an output that cannot be written
-    try:
-        start, stop = parse_frame_range(args.frames)
-    except ValueError as exc:
-        raise CaptureError(str(exc)) from None
+    for out in args.out + ([args.landmarks] if args.landmarks else []):
+        check_writable(out)  # before any work: no capture wasted on an output that cannot be written
     if args.video.endswith(".npz"):
-        try:
-            track = PoseTrack.load(args.video)
-        except TrackError as exc:
-            raise CaptureError(str(exc)) from None
-        if start is not None or stop is not None:
-            track = track.sliced((start or track.first_frame) - track.first_frame,
-                                 (stop or track.first_frame + len(track)) - track.first_frame)
+        track, report = pipeline.load_take(args.video, options)
     else:
-        track = capture_parallel(args.video, args.model, args.model_file, start, stop, workers=args.workers,
-                                 progress=progress)
-        if track.extra.get("workers", 1) > 1:
-            progress.say(f"captured with {track.extra['workers']} worker processes")
-        if "truncated_at" in track.extra:
-            progress.say(f"warning: the video stopped decoding at frame {track.extra['truncated_at']}; "
-                         f"kept the {len(track)} frames before it")
-    progress.say(f"person found in {track.detected.sum()}/{len(track)} frames")
-    if track.extra.get("people_max", 1) > 1:
-        progress.say(f"warning: {track.extra['people_max']} people in view; one person was tracked"
-                     + (f", but the tracker seems to switch people {track.extra['identity_jumps']} times"
-                        if track.extra.get("identity_jumps") else " consistently"))
-    if 0 < track.detected.sum() < len(track):
-        progress.say(f"warning: no person in {len(track) - track.detected.sum()} of {len(track)} frames")
+        track, report = pipeline.capture(args.video, options, progress=progress)
+    for line in report.lines():
+        progress.say(line)
     if args.landmarks:
         track.save(args.landmarks)
         progress.say(f"wrote {args.landmarks}")
     if args.out:
-        bake_and_export(track, args, progress)
+        bake_and_export(track, options, args, progress)
     return 0
 
 
-def bake_and_export(track, args, progress) -> None:
+def bake_and_export(track, options, args, progress) -> None:
     import bpy
 
     from video_mocap.blender.apply import apply_track
@@ -180,34 +164,15 @@ def bake_and_export(track, args, progress) -> None:
     if args.armature:
         blend, name = args.armature.rsplit(":", 1)
         obj = open_armature(blend, name)
-        rig = args.bone_map or args.rig or "auto"
     else:
         bpy.ops.wm.read_factory_settings(use_empty=True)
         obj = add_metarig(context)
-        rig = args.bone_map or args.rig or "metarig"
-    camera = {"fov_deg": args.fov} if args.fov else {"focal_mm": args.focal_mm} if args.focal_mm else None
-    result = apply_track(context, obj, track, rig, root_mode=args.root, foot_lock=not args.no_foot_lock,
-                         camera=camera, smoothing=args.smooth, smooth_hz=args.smooth_hz,
-                         fix_sides=not args.keep_flips)
-    if result.side_flips_fixed:
-        progress.say(f"left/right flips of the detector undone on {result.side_flips_fixed} frames")
-    for line in result.warnings[:5]:
-        progress.say(f"warning: {line}")
-    if len(result.warnings) > 5:
-        progress.say(f"warning: … and {len(result.warnings) - 5} more gaps")
-    if result.unkeyed_frames:
-        progress.say(f"warning: {result.unkeyed_frames} frames without a person were left unkeyed")
-    if result.foot_skate:
-        progress.say(f"foot skate while planted: {100 * result.foot_skate['before']:.2f} cm/frame before "
-                     f"locking, {100 * result.foot_skate['after']:.2f} cm/frame after")
-    if result.preset:
-        progress.say(f"bone map: preset '{result.preset}' ({len(result.bone_map)} roles)")
-    if result.missing_roles:
-        progress.say(f"warning: roles not in this rig, left unposed: {', '.join(result.missing_roles)}")
-    progress.say(f"keyed {len(result.keyed_bones)} bones, frames {result.frame_start}-{result.frame_end} "
-                 f"into action '{result.action.name}'")
-    if result.filled_frames:
-        progress.say(f"warning: no person in {result.filled_frames} frames; the nearest detected pose is held")
+        if options.rig == "auto":
+            options.rig = "metarig"
+    # The default target is built to the performer's proportions; a user's own armature keeps its own.
+    result = apply_track(context, obj, track, options=options, fit_proportions=not args.armature)
+    for line in result.report.lines():
+        progress.say(line)
     for out in args.out:
         out_abs = os.path.abspath(out)
         ext = Path(out).suffix.lower()

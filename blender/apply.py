@@ -1,20 +1,20 @@
 """Apply a `PoseTrack` to an armature: solve, then key a new Action; set the scene's fps and range."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
-from ..capture.track import PoseTrack
-from ..retarget.bonemaps import detect_preset, load_bone_map, resolve_preset
-from ..retarget.rig import RigError
-from ..retarget.solver import solve
 import numpy as np
 
-from ..motion.filters import DEFAULT_CUTOFF_HZ, smooth_track
-from ..motion.sides import fix_side_flips
+from ..capture.errors import RigError
+from ..capture.track import PoseTrack
+from ..pipeline import Motion, Options, Report, clean, performer_lengths, solve_cleaned
+from ..retarget.bonemaps import detect_preset, load_bone_map, resolve_preset
 from ..retarget.rotations import make_continuous
 from .action import key_rotations, new_action, write_curves
+from .armature import read_rest_pose
+from .proportions import fit_to_proportions
 from .evaluated import local_rotations_evaluated, needs_evaluation
 
 # Rigify limb switches: the custom property 'IK_FK' on the limb's parent control, 1.0 = FK.
@@ -22,16 +22,15 @@ FK_SWITCHES = ("upper_arm_parent.L", "upper_arm_parent.R", "thigh_parent.L", "th
 
 
 def _switch_limbs_to_fk(action, obj, frame_start: int) -> None:
-    """Set Rigify's IK/FK switches to FK and key them in our Action, so the FK keys drive the limbs."""
-    import numpy as np
+    """Key Rigify's IK/FK switches to FK in our Action, so the FK keys drive the limbs."""
+    from bpy.utils import escape_identifier
 
     for name in FK_SWITCHES:
         pb = obj.pose.bones.get(name)
         if pb is not None and "IK_FK" in pb.keys():
             pb["IK_FK"] = 1.0
-            write_curves(action, obj, f'pose.bones["{name}"]["IK_FK"]', np.array([frame_start]),
+            write_curves(action, obj, f'pose.bones["{escape_identifier(name)}"]["IK_FK"]', np.array([frame_start]),
                          np.array([[1.0]]), name)
-from .armature import read_rest_pose
 
 
 @dataclass
@@ -41,14 +40,26 @@ class ApplyResult:
     frame_end: int
     keyed_bones: list
     missing_roles: list
-    filled_frames: int
     preset: str | None = None
     bone_map: dict = field(default_factory=dict)
-    held: dict = field(default_factory=dict)
-    foot_skate: dict = field(default_factory=dict)
-    warnings: list = field(default_factory=list)
-    unkeyed_frames: int = 0
-    side_flips_fixed: int = 0
+    report: Report = field(default_factory=Report)
+    motion: Motion | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.report.warnings
+
+    @property
+    def side_flips_fixed(self) -> int:
+        return self.report.facts.get("side_flips_fixed", 0)
+
+    @property
+    def unkeyed_frames(self) -> int:
+        return self.report.facts.get("unkeyed_frames", 0)
+
+    @property
+    def foot_skate(self) -> dict:
+        return self.motion.solution.foot_skate if self.motion else {}
 
 
 def set_scene_fps(scene, fps: float) -> None:
@@ -101,46 +112,60 @@ def check_target(obj) -> None:
                        f"Make it local or use a library override.")
 
 
-def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = "auto", frame_start: int = 1,
-                set_scene: bool = True, root_mode: str = "hips", foot_lock: bool = True,
-                camera: dict | None = None, level: bool = True, smoothing: str = "zero_phase",
-                smooth_hz: float = DEFAULT_CUTOFF_HZ, fix_sides: bool = True) -> ApplyResult:
-    """Key one pose per processed video frame into a NEW Action on obj.
+def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = None, frame_start: int = 1,
+                set_scene: bool = True, options: Options | None = None, report: Report | None = None,
+                fit_proportions: bool = False, **overrides) -> ApplyResult:
+    """Key one pose per processed video frame into a NEW Action on obj (pipeline.process does the rest).
 
-    Output frame i (scene frame frame_start + i) is video frame track.first_frame + i.
-    fix_sides: undo the landmarker's left/right flips first (motion/sides.py).
+    Output frame i (scene frame frame_start + i) is video frame track.first_frame + i. `overrides` are
+    Options fields (root_mode=…, smoothing=…); `rig` overrides options.rig. fit_proportions: first give
+    obj the performer's proportions (for a new metarig; never for a user's own armature).
     """
+    options = options or Options()
+    camera = overrides.pop("camera", None)
+    if camera:  # the older keyword: {"fov_deg": …} or {"focal_mm": …}
+        overrides.update(fov_deg=camera.get("fov_deg"), focal_mm=camera.get("focal_mm"))
+    if rig is not None or overrides:
+        options = replace(options, **({"rig": rig} if rig is not None else {}), **overrides)
     check_target(obj)
-    preset, bone_map = choose_bone_map(obj, rig)
+    preset, bone_map = choose_bone_map(obj, options.rig)
+    report = report if report is not None else Report()
+    cleaned = clean(track, options, report)
+    if fit_proportions:
+        lengths = performer_lengths(cleaned)
+        fit_to_proportions(context, obj, lengths, bone_map)
+        if lengths:
+            report.info("rig built to the performer's proportions: " + ", ".join(
+                f"{k.replace('_', ' ')} {100 * v:.0f} cm" for k, v in lengths.items()))
     rest = read_rest_pose(obj)
-    raw = track
-    sides = None
-    if fix_sides:
-        track, sides = fix_side_flips(track)
-    track, report = smooth_track(track, smoothing, strength_hz=smooth_hz)
-    solution = solve(track, rest, bone_map, root_mode=root_mode, foot_lock=foot_lock, camera=camera, level=level)
+    motion = solve_cleaned(track, cleaned, rest, bone_map, options, report)
+    solution, cleaned = motion.solution, motion.track
     rotations = solution.rotations
     action = new_action(obj, action_name(track))  # empty and assigned: nothing else animates the rig now
     if needs_evaluation(obj, rotations):
         roles = {bone: role for role, bone in bone_map.items()}
         rotations = local_rotations_evaluated(context, obj, solution.world_rotations, roles, frame_start)
         rotations = {bone: make_continuous(q) for bone, q in rotations.items()}
-    times = key_times(track, frame_start)
-    # Frames inside gaps too long to fill (nobody there) get no keys: Blender interpolates across.
-    keep = track.detected.astype(bool) if track.detected.any() else np.ones(len(track), bool)
+    times = key_times(cleaned, frame_start)
+    keep = motion.keep
     keyed = key_rotations(action, obj, {b: q[keep] for b, q in rotations.items()}, times[keep])
     _switch_limbs_to_fk(action, obj, frame_start)
+    from bpy.utils import escape_identifier
+
     for name, location in solution.locations.items():
-        write_curves(action, obj, f'pose.bones["{name}"].location', times[keep], location[keep], name)
+        write_curves(action, obj, f'pose.bones["{escape_identifier(name)}"].location', times[keep],
+                     location[keep], name)
     frame_end = int(round(times[-1]))
     if set_scene:
         scene = context.scene
         set_scene_fps(scene, track.fps)
         scene.frame_start, scene.frame_end = frame_start, frame_end
-    action["mocap_source"] = raw.source
+    action["mocap_source"] = track.source
     action["mocap_first_video_frame"] = track.first_frame
     action["mocap_fps"] = track.fps
-    return ApplyResult(action, frame_start, frame_end, keyed, solution.missing_roles, solution.filled_frames,
-                       preset, {r: bone_map[r] for r in bone_map if bone_map[r] in rest.bones}, solution.held,
-                       solution.foot_skate, report.warnings() if hasattr(report, "warnings") else [],
-                       int((~keep).sum()), sides.frames if sides is not None else 0)
+    report = motion.report
+    if preset:
+        report.info(f"bone map: preset '{preset}' ({len(bone_map)} roles)")
+    report.info(f"keyed {len(keyed)} bones, frames {frame_start}-{frame_end} into action '{action.name}'")
+    return ApplyResult(action, frame_start, frame_end, keyed, solution.missing_roles, preset,
+                       {r: bone_map[r] for r in bone_map if bone_map[r] in rest.bones}, report, motion)

@@ -9,8 +9,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from .errors import Cancelled, CaptureError
-from .landmarker import capture_video
+from .errors import Cancelled, MocapError
+from .parallel import capture_parallel
 from .track import PoseTrack
 
 
@@ -51,11 +51,15 @@ class CaptureStatus:
 
 
 class CaptureJob:
-    def __init__(self, request: CaptureRequest):
+    """One capture: run blocking (`run()`, the command) or in a thread (`start()`, the panel)."""
+
+    def __init__(self, request: CaptureRequest, progress=None):
         self.request = request
         self.status = CaptureStatus()
         self._cancel = threading.Event()
+        self._cancel_when = None
         self._thread: threading.Thread | None = None
+        self._on_progress = progress
 
     def start(self) -> "CaptureJob":
         self.status.running = True
@@ -65,6 +69,15 @@ class CaptureJob:
 
     def cancel(self) -> None:
         self._cancel.set()
+
+    def cancel_when(self, should_cancel) -> None:
+        """Also stop when should_cancel() returns True (polled between frames)."""
+        self._cancel_when = should_cancel
+
+    def _cancelled(self) -> bool:
+        if self._cancel_when is not None and self._cancel_when():
+            self._cancel.set()
+        return self._cancel.is_set()
 
     @property
     def cancel_requested(self) -> bool:
@@ -80,29 +93,28 @@ class CaptureJob:
 
     def _progress(self, done: int, total: int, fps: float) -> None:
         self.status.done, self.status.total, self.status.fps = done, total, fps
+        if self._on_progress is not None:
+            self._on_progress(done, total, fps)
 
     def run(self) -> CaptureStatus:
         """The work itself (in the worker thread, or called directly to run blocking)."""
         r, st = self.request, self.status
         st.running = True
         try:
-            if r.workers == 1:
-                track = capture_video(r.video, r.model, r.model_path, r.start, r.stop, progress=self._progress,
-                                      should_cancel=self._cancel.is_set, keep_partial=r.keep_partial)
-            else:
-                from .parallel import capture_parallel
-
-                track = capture_parallel(r.video, r.model, r.model_path, r.start, r.stop, workers=r.workers or None,
-                                         progress=self._progress, should_cancel=self._cancel.is_set,
-                                         keep_partial=r.keep_partial,
-                                         **({"min_frames_per_worker": r.min_frames_per_worker}
-                                            if r.min_frames_per_worker else {}))
+            # One frame loop for every front end: capture_parallel is capture_video with one worker.
+            track = capture_parallel(r.video, r.model, r.model_path, r.start, r.stop, workers=r.workers or None,
+                                     progress=self._progress, should_cancel=self._cancelled,
+                                     keep_partial=r.keep_partial,
+                                     **({"min_frames_per_worker": r.min_frames_per_worker}
+                                        if r.min_frames_per_worker else {}))
             if r.cache_path:
                 track.save(r.cache_path)
             st.track = track
-        except CaptureError as exc:
+        except MocapError as exc:
             st.error = exc
-        except Exception as exc:  # a worker must never die silently: the main thread reports it
+        except OSError as exc:  # e.g. the cache folder became unwritable: one message, not a traceback
+            st.error = MocapError(f"Cannot write {r.cache_path}: {exc.strerror or exc}")
+        except Exception as exc:  # a thread must never die silently: the main thread reports it
             st.error = exc
         finally:
             st.running = False

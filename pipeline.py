@@ -1,0 +1,283 @@
+"""The one way through: video → `PoseTrack` → cleaned track → `Solution`, for every front end. No bpy.
+
+    options = Options.from_args(args)            # the headless command
+    options = Options.from_settings(settings)    # the panel (duck-typed: reads attributes)
+    track, report = capture(video, options, progress=…)      # or load_take(path, options)
+    motion = process(track, rest, bone_map, options)         # flips → fusion → smoothing → solve
+    motion.report.lines()                                    # the same messages in every front end
+
+Stages (imports only go down): capture/ → motion/ → retarget/ → pipeline.py → blender/ → cli.py,
+operators/, ui/. The Blender layer reads rest poses, writes the keys of `motion.solution`, exports.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from .capture.errors import Cancelled, MotionError, TrackError
+from .capture.job import CaptureJob, CaptureRequest
+from .capture.track import PoseTrack
+from .motion.filters import DEFAULT_CUTOFF_HZ, smooth_track
+from .motion.sides import fix_side_flips
+from .retarget.rig import RestPose
+from .retarget.solver import Solution, solve
+
+SMOOTHING = ("zero_phase", "one_euro", "none")
+
+
+@dataclass
+class Options:
+    """Every choice a front end makes, with the product's defaults."""
+    model: str = "full"                 # lite | full | heavy
+    model_file: str | None = None       # a user .task file (wins over the built one)
+    frames: tuple[int | None, int | None] = (None, None)  # video frames [start, stop)
+    workers: int = 1                    # capture worker processes (0: usable cores)
+    keep_partial: bool = False          # on cancel, keep the frames captured so far
+    fix_sides: bool = True              # undo the detector's left/right flips
+    fusion: bool = True                 # image-plane fusion (camera rays + model depth, constant bones)
+    smoothing: str = "zero_phase"       # zero_phase | one_euro | none
+    smooth_hz: float = DEFAULT_CUTOFF_HZ
+    root_mode: str = "hips"             # hips | root_bone | grounded | in_place
+    foot_lock: bool = True
+    fov_deg: float | None = None        # camera field of view across the longer side (default 60)
+    focal_mm: float | None = None       # or the lens, full-frame equivalent
+    rig: str | dict | None = "auto"     # auto | preset | bone map JSON path | {role: bone}
+    level: bool = True                  # make the body upright whatever the camera's tilt
+
+    @property
+    def camera(self) -> dict | None:
+        if self.fov_deg:
+            return {"fov_deg": float(self.fov_deg)}
+        if self.focal_mm:
+            return {"focal_mm": float(self.focal_mm)}
+        return None
+
+    @classmethod
+    def from_args(cls, args) -> "Options":
+        """From the headless command's argparse namespace (cli.py)."""
+        from .capture.video import parse_frame_range
+
+        rig = args.bone_map or args.rig or "auto"
+        return cls(model=args.model, model_file=args.model_file, frames=parse_frame_range(args.frames),
+                   workers=args.workers, fix_sides=not args.keep_flips, fusion=not args.no_fusion,
+                   smoothing=args.smooth, smooth_hz=args.smooth_hz, root_mode=args.root,
+                   foot_lock=not args.no_foot_lock, fov_deg=args.fov, focal_mm=args.focal_mm, rig=rig)
+
+    @classmethod
+    def from_settings(cls, settings, **overrides) -> "Options":
+        """From the panel's settings (any object with these attribute names; missing ones keep the
+        default). `overrides` win (e.g. rig=…, workers=… from the preferences)."""
+        values = {}
+        for f in fields(cls):
+            if hasattr(settings, f.name):
+                values[f.name] = getattr(settings, f.name)
+        if hasattr(settings, "keep_flips"):
+            values["fix_sides"] = not settings.keep_flips
+        if values.get("fov_deg") == 0:
+            values["fov_deg"] = None
+        if values.get("focal_mm") == 0:
+            values["focal_mm"] = None
+        values.update(overrides)
+        return cls(**values)
+
+
+# ----------------------------------------------------------------------------------------------
+# Report: one list of messages, worded once, shown by every front end
+
+@dataclass
+class Message:
+    severity: str   # INFO | WARNING
+    text: str
+
+
+@dataclass
+class Report:
+    messages: list[Message] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)   # figures for machines (batch reports, benchmarks)
+
+    def info(self, text: str) -> None:
+        self.messages.append(Message("INFO", text))
+
+    def warning(self, text: str) -> None:
+        self.messages.append(Message("WARNING", text))
+
+    def extend(self, other: "Report") -> "Report":
+        self.messages.extend(other.messages)
+        self.facts.update(other.facts)
+        return self
+
+    @property
+    def warnings(self) -> list[str]:
+        return [m.text for m in self.messages if m.severity == "WARNING"]
+
+    def lines(self) -> list[str]:
+        """As the command prints them: warnings prefixed `warning: `."""
+        return [("warning: " if m.severity == "WARNING" else "") + m.text for m in self.messages]
+
+
+# ----------------------------------------------------------------------------------------------
+# Stage 1: capture (or a cached take)
+
+def capture_request(video: str, options: Options, cache_path: str | None = None) -> CaptureRequest:
+    start, stop = options.frames
+    return CaptureRequest(video=video, model=options.model, model_path=options.model_file, start=start,
+                          stop=stop, cache_path=cache_path, keep_partial=options.keep_partial,
+                          workers=options.workers)
+
+
+def start_capture(video: str, options: Options, cache_path: str | None = None) -> CaptureJob:
+    """A capture in a background thread (the panel polls `job.status`)."""
+    return CaptureJob(capture_request(video, options, cache_path)).start()
+
+
+def capture(video: str, options: Options, *, progress=None, cache_path: str | None = None,
+            should_cancel=None) -> tuple[PoseTrack, Report]:
+    """Capture blocking, in this thread (the command); the same job the panel runs in the background."""
+    job = CaptureJob(capture_request(video, options, cache_path), progress=progress)
+    if should_cancel is not None:
+        job.cancel_when(should_cancel)
+    status = job.run()
+    if status.error is not None:
+        raise status.error
+    return status.track, capture_report(status.track)
+
+
+def capture_report(track: PoseTrack) -> Report:
+    """What a capture found, worded once for every front end."""
+    report = Report()
+    if track.extra.get("workers", 1) > 1:
+        report.info(f"captured with {track.extra['workers']} worker processes")
+    if "truncated_at" in track.extra:
+        report.warning(f"the video stopped decoding at frame {track.extra['truncated_at']}; "
+                       f"kept the {len(track)} frames before it")
+    found = int(track.detected.sum())
+    report.info(f"person found in {found}/{len(track)} frames")
+    report.facts.update(frames=len(track), detected=track.detected_fraction)
+    people = track.extra.get("people_max", 1)
+    if people > 1:
+        jumps = track.extra.get("identity_jumps", 0)
+        report.warning(f"{people} people in view; one person was tracked"
+                       + (f", but the tracker seems to switch people {jumps} times" if jumps else " consistently"))
+    if 0 < found < len(track):
+        report.warning(f"no person in {len(track) - found} of {len(track)} frames")
+    return report
+
+
+def load_take(path: str, options: Options) -> tuple[PoseTrack, Report]:
+    """A landmark cache, cut to options.frames (video frame numbers, bounds-checked)."""
+    track = PoseTrack.load(path)
+    start, stop = options.frames
+    if start is not None or stop is not None:
+        track = track.video_range(start, stop)
+    return track, capture_report(track)
+
+
+# ----------------------------------------------------------------------------------------------
+# Stage 2: clean (flips → fusion → gaps and smoothing)
+
+def clean(track: PoseTrack, options: Options, report: Report | None = None) -> PoseTrack:
+    """The detector's landmarks → the landmarks the solver sees. The input is not modified."""
+    report = report if report is not None else Report()
+    if not track.detected.any():
+        raise MotionError(f"No person was found in any of the {len(track)} frames of this take. "
+                          f"Use a video (or a frame range) where one person is fully visible.")
+    if options.fix_sides:
+        track, sides = fix_side_flips(track)
+        report.facts["side_flips_fixed"] = sides.frames
+        if sides.frames:
+            report.info(f"left/right flips of the detector undone on {sides.frames} frames")
+        for line in getattr(sides, "messages", []):
+            report.warning(line)
+    if options.fusion:
+        from .motion.fusion import fuse_track
+
+        track, fused = fuse_track(track, **(options.camera or {}))
+        report.facts["fusion"] = getattr(fused, "facts", {})
+    if options.smoothing not in SMOOTHING:
+        raise MotionError(f"Unknown smoothing '{options.smoothing}': choose one of {', '.join(SMOOTHING)}.")
+    track, filtered = smooth_track(track, options.smoothing, strength_hz=options.smooth_hz)
+    left = filtered.frames_left
+    report.facts["unkeyed_frames"] = left
+    for line in filtered.warnings():
+        report.warning(line)
+    if left:
+        report.warning(f"{left} frames without a person were left unkeyed (Blender interpolates between the "
+                       f"neighbouring keys)")
+    return track
+
+
+# ----------------------------------------------------------------------------------------------
+# Stage 3: solve onto a rig
+
+@dataclass
+class Motion:
+    """What the Blender layer keys: the solution, the cleaned track it came from, and the report."""
+    raw: PoseTrack
+    track: PoseTrack
+    solution: Solution
+    bone_map: dict
+    report: Report
+
+    @property
+    def keep(self) -> np.ndarray:
+        """Frames that get keys: inside gaps too long to fill (nobody there) there are none."""
+        detected = self.track.detected.astype(bool)
+        return detected if detected.any() else np.ones(len(detected), bool)
+
+
+def process(track: PoseTrack, rest: RestPose, bone_map: dict, options: Options,
+            report: Report | None = None) -> Motion:
+    """Clean the track and solve it onto the rig: everything between the cache and the keys."""
+    report = report if report is not None else Report()
+    return solve_cleaned(track, clean(track, options, report), rest, bone_map, options, report)
+
+
+def performer_lengths(cleaned: PoseTrack) -> dict[str, float]:
+    """The performer's segment lengths (metres) between the joints a rig has: upper_arm, forearm, thigh,
+    shin, shoulder_width, hip_width, torso (mid-hip to mid-shoulder); medians over the detected frames."""
+    from .capture.landmarks import INDEX as I
+
+    P = cleaned.world_landmarks[cleaned.detected.astype(bool)].astype(np.float64)
+    if not len(P):
+        return {}
+
+    def dist(a, b):
+        d = np.linalg.norm(a - b, axis=-1)
+        d = d[np.isfinite(d)]
+        return float(np.median(d)) if len(d) else 0.0
+
+    def pt(name):
+        return P[:, I[name]]
+
+    out = {}
+    for key, (a, b) in {"upper_arm": ("shoulder", "elbow"), "forearm": ("elbow", "wrist"),
+                        "thigh": ("hip", "knee"), "shin": ("knee", "ankle")}.items():
+        out[key] = float(np.mean([dist(pt(f"{s}_{a}"), pt(f"{s}_{b}")) for s in ("left", "right")]))
+    out["shoulder_width"] = dist(pt("left_shoulder"), pt("right_shoulder"))
+    out["hip_width"] = dist(pt("left_hip"), pt("right_hip"))
+    out["torso"] = dist((pt("left_hip") + pt("right_hip")) / 2, (pt("left_shoulder") + pt("right_shoulder")) / 2)
+    return out
+
+
+def solve_cleaned(raw: PoseTrack, cleaned: PoseTrack, rest: RestPose, bone_map: dict, options: Options,
+                  report: Report) -> Motion:
+    """Solve an already cleaned track (`clean`) onto the rig."""
+    solution = solve(cleaned, rest, bone_map, root_mode=options.root_mode, foot_lock=options.foot_lock,
+                     camera=options.camera, level=options.level)
+    if solution.foot_skate:
+        report.info(f"foot skate while planted: {100 * solution.foot_skate['before']:.2f} cm/frame before "
+                    f"locking, {100 * solution.foot_skate['after']:.2f} cm/frame after")
+        report.facts["foot_skate_cm"] = {k: 100 * v for k, v in solution.foot_skate.items()}
+    if solution.missing_roles:
+        report.warning(f"roles not in this rig, left unposed: {', '.join(solution.missing_roles)}")
+    return Motion(raw, cleaned, solution, bone_map, report)
+
+
+def check_range(track: PoseTrack) -> None:
+    if len(track) == 0:
+        raise TrackError("The take has no frames. Choose a frame range inside the video.")
+
+
+__all__ = ["Options", "Report", "Message", "Motion", "capture", "start_capture", "capture_report", "load_take",
+           "clean", "process", "solve_cleaned", "performer_lengths", "Cancelled"]
