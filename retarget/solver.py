@@ -25,6 +25,7 @@ class Solution:
     locations: dict[str, np.ndarray] = field(default_factory=dict)  # bone → (T,3) location channels
     foot_skate: dict[str, float] = field(default_factory=dict)       # 'before'/'after' locking, m/frame
     held: dict[str, int] = field(default_factory=dict)  # role → frames held at the last reliable pose
+    contacts: dict[str, np.ndarray] = field(default_factory=dict)   # 'L'/'R' → (T,) bool foot planted
 
 
 ROOT_MODES = ("hips", "root_bone", "grounded", "in_place")
@@ -81,7 +82,10 @@ def fill_missing(points: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, int
     if valid.all():
         return points, 0
     if not valid.any():
-        raise ValueError("no frame with a detected person")
+        from ..capture.errors import MotionError
+
+        raise MotionError(f"No person was found in any of the {len(valid)} frames: choose a frame range "
+                          "where the person is in view (or capture again with another model).")
     idx = np.arange(len(valid))
     good = idx[valid]
     nearest = good[np.clip(np.searchsorted(good, idx), 0, len(good) - 1)]
@@ -213,9 +217,9 @@ def _foot_points(rest: RestPose, usable, rest_points, posed) -> dict[str, np.nda
 def _root_motion(solution: Solution, rest: RestPose, usable, rest_points, posed, P, mode, trajectory, fps,
                  foot_lock) -> None:
     """The body's translation: vertical grounding (the lowest foot point stays on the rest pose's
-    floor), plus horizontal travel from the camera-based trajectory scaled to the rig, with planted
-    feet locked."""
-    from ..motion.feet import detect_contacts, foot_skate, lock_feet
+    floor) while a foot is planted and the camera-based height in flight (jumps, hops, falls), plus
+    horizontal travel from the camera-based trajectory scaled to the rig, with planted feet locked."""
+    from ..motion.feet import AIR_M, air_heights, detect_contacts, flight_offset, foot_skate, lock_feet
 
     carrier = usable.get("torso", usable["hips"])  # Rigify moves the body with 'torso', not 'hips'
     parent = rest.bones[carrier].parent
@@ -225,18 +229,31 @@ def _root_motion(solution: Solution, rest: RestPose, usable, rest_points, posed,
     floor = np.nanmin(rest_points[[I[f"{s}_{n}"] for s in ("left", "right") for n in ("ankle", "heel", "foot_index")], 2])
     lowest = np.min(np.stack([f[:, 2] for f in feet.values()]), axis=0)
     offset = np.zeros((len(lowest), 3))
-    offset[:, 2] = floor - lowest
-    if mode in ("hips", "root_bone") and trajectory is not None:
+    offset[:, 2] = ground = floor - lowest
+    if trajectory is not None:
         leg_rig = _leg_length(rest_points)
         leg_person = np.nanmedian(_leg_length(P))
         scale = leg_rig / leg_person if leg_person > 0 else 1.0
-        offset[:, :2] = scale * (trajectory[:, :2] - trajectory[0, :2])
-        if foot_lock:
-            placed = {side: f + offset for side, f in feet.items()}
-            contacts = {side: detect_contacts(f, fps, floor, scale=leg_rig / 0.9) for side, f in placed.items()}
-            solution.foot_skate["before"] = foot_skate(placed, contacts)
-            offset = lock_feet(offset, placed, contacts)
-            solution.foot_skate["after"] = foot_skate({s: f + offset for s, f in feet.items()}, contacts)
+        contact_scale = leg_rig / 0.9
+        travel = scale * (trajectory[:, :2] - trajectory[0, :2])
+        # The camera's hip height, as a root offset: rig hips at scale × the person's height above the floor.
+        hip_rest = (rest_points[I["left_hip"], 2] + rest_points[I["right_hip"], 2]) / 2
+        camera = scale * trajectory[:, 2] + floor - hip_rest
+        air = air_heights({side: f[:, 2] for side, f in feet.items()}, ground, camera, floor, fps)
+        placed = {side: f + np.column_stack([travel, ground]) for side, f in feet.items()}
+        contacts = {side: detect_contacts(f, fps, floor, scale=contact_scale, air=air[side])
+                    for side, f in placed.items()}
+        solution.contacts = contacts
+        grounded = np.any(np.stack(list(contacts.values())), axis=0)
+        lowest_air = np.min(np.stack(list(air.values())), axis=0)
+        offset[:, 2] = flight_offset(ground, camera, grounded, lowest_air, AIR_M * contact_scale)
+        if mode in ("hips", "root_bone"):
+            offset[:, :2] = travel
+            if foot_lock:
+                placed = {side: f + offset for side, f in feet.items()}
+                solution.foot_skate["before"] = foot_skate(placed, contacts)
+                offset = lock_feet(offset, placed, contacts)
+                solution.foot_skate["after"] = foot_skate({s: f + offset for s, f in feet.items()}, contacts)
     solution.root_offset = offset
     root_bone = usable.get("root")
     if mode == "root_bone" and root_bone and root_bone != carrier and rest.bones[root_bone].parent not in solution.rotations:
@@ -277,14 +294,10 @@ def _mid(points: np.ndarray, joint: str) -> np.ndarray:
 
 
 def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(T,3,3) smallest rotations taking directions a to b (Rodrigues)."""
-    a, b = normalize(a), normalize(b)
-    v = np.cross(a, b)
-    c = np.sum(a * b, axis=-1)[..., None, None]
-    k = np.zeros(a.shape[:-1] + (3, 3))
-    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
-    k[..., 1, 0], k[..., 2, 0], k[..., 2, 1] = v[..., 2], -v[..., 1], v[..., 0]
-    return np.eye(3) + k + k @ k / np.maximum(1 + c, 1e-9)
+    """(T,3,3) smallest rotations taking directions a to b (robust for opposite directions)."""
+    from .rotations import rotation_between
+
+    return rotation_between(a, b)
 
 
 def _align_chain(rest: RestPose, base: str, between: list[str], end: str, base_point, end_point,
