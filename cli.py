@@ -41,12 +41,27 @@ def load_package():
 
 
 def parse_args(argv):
+    ap = build_parser()
+    ap.add_argument("video", help="video file, or a landmark cache .npz")
+    ap.add_argument("--landmarks", help="write the landmark cache (.npz) here")
+    ap.add_argument("--out", action="append", default=[], help="output file; repeat for several")
+    args = ap.parse_args(argv)
+    check_args(ap, args)
+    for out in args.out:
+        if Path(out).suffix.lower() not in OUTPUT_TYPES:
+            ap.error(f"--out {out}: unsupported type; use {', '.join(OUTPUT_TYPES)}")
+    if args.landmarks and not args.landmarks.endswith(".npz"):
+        ap.error("--landmarks must end in .npz")
+    return args
+
+
+def build_parser(prog: str = "cli.py", description: str | None = None) -> argparse.ArgumentParser:
+    """The options every front end of the command shares (single video, batch): model, target, motion."""
     from video_mocap.capture.models import VARIANTS
     from video_mocap.retarget.bonemaps import GENERIC, PRESETS
     from video_mocap.retarget.solver import ROOT_MODE_HELP, ROOT_MODES
 
-    ap = argparse.ArgumentParser(prog="cli.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("video", help="video file, or a landmark cache .npz")
+    ap = argparse.ArgumentParser(prog=prog, description=description or __doc__.split("\n\n")[0])
     ap.add_argument("--model", default="full", help=f"one of {', '.join(VARIANTS)} (default full)")
     ap.add_argument("--model-file", help="a pose_landmarker .task file to use instead of the built one")
     ap.add_argument("--armature", help="target armature: FILE.blend:OBJECT (default: a new Rigify metarig)")
@@ -70,8 +85,6 @@ def parse_args(argv):
                                               "(default 60, a phone's main camera)")
     ap.add_argument("--focal-mm", type=float, help="the lens focal length in mm, full-frame equivalent")
     ap.add_argument("--frames", help="video frames A:B (A inclusive, B exclusive, 0-based)")
-    ap.add_argument("--landmarks", help="write the landmark cache (.npz) here")
-    ap.add_argument("--out", action="append", default=[], help="output file; repeat for several")
     ap.add_argument("--quiet", action="store_true", help="no progress on stderr")
     ap.add_argument("--verbose", action="store_true", help="also show MediaPipe's own log lines")
     from video_mocap.capture.parallel import MIN_FRAMES_PER_WORKER, usable_cores
@@ -80,7 +93,14 @@ def parse_args(argv):
                     help=f"capture worker processes, each on a segment of the video (default: the usable CPU "
                          f"cores, here {usable_cores()}; 1 = one in-process landmarker; a worker gets at "
                          f"least {MIN_FRAMES_PER_WORKER} frames)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def check_args(ap: argparse.ArgumentParser, args) -> None:
+    """Checks of the shared options (exit 2 with a usage message)."""
+    from video_mocap.capture.models import VARIANTS
+    from video_mocap.retarget.bonemaps import GENERIC, PRESETS
+
     if args.model not in VARIANTS:
         ap.error(f"unknown model '{args.model}': choose one of {', '.join(VARIANTS)}")
     if args.rig not in (None, "auto", GENERIC) and args.rig not in PRESETS:
@@ -89,11 +109,6 @@ def parse_args(argv):
         ap.error("give either --rig or --bone-map, not both")
     if args.armature and (":" not in args.armature or not args.armature.rsplit(":", 1)[0].endswith(".blend")):
         ap.error("--armature must look like FILE.blend:OBJECT")
-    for out in args.out:
-        if Path(out).suffix.lower() not in OUTPUT_TYPES:
-            ap.error(f"--out {out}: unsupported type; use {', '.join(OUTPUT_TYPES)}")
-    if args.landmarks and not args.landmarks.endswith(".npz"):
-        ap.error("--landmarks must end in .npz")
     if args.workers < 1:
         ap.error("--workers must be 1 or more")
     from video_mocap.capture.video import parse_frame_range
@@ -102,7 +117,6 @@ def parse_args(argv):
         parse_frame_range(args.frames)
     except ValueError as exc:
         ap.error(f"--frames: {exc}")
-    return args
 
 
 class Progress:
@@ -130,6 +144,10 @@ def run(args) -> int:
     from video_mocap import pipeline
 
     progress = Progress(args.quiet)
+    if args.verbose:
+        from video_mocap.capture.native_log import set_verbose
+
+        set_verbose(True)
     options = pipeline.Options.from_args(args)
     if args.out:
         # Blender first: on Blender 4.2, importing bpy after MediaPipe's native libraries are loaded crashes.
@@ -190,7 +208,12 @@ def bake_and_export(track, options, args, progress) -> None:
 
 def main(argv=None) -> int:
     load_package()
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["batch"]:  # many videos: batch.py (same options, plus --out-dir, --format, …)
+        from video_mocap.batch import main as batch_main
+
+        return batch_main(argv[1:])
+    args = parse_args(argv)
     from video_mocap.capture.errors import MocapError as USER_ERRORS
 
     try:

@@ -4,7 +4,7 @@ import bpy
 from .capture.models import VARIANTS
 
 
-class MOCAP_AP_preferences(bpy.types.AddonPreferences):
+class VIDEO_MOCAP_AP_preferences(bpy.types.AddonPreferences):
     bl_idname = __package__
 
     model_lite: bpy.props.StringProperty(name="Lite model", subtype="FILE_PATH",
@@ -38,9 +38,4 @@ def get(context):
     return addon.preferences if addon else None
 
 
-def register():
-    bpy.utils.register_class(MOCAP_AP_preferences)
-
-
-def unregister():
-    bpy.utils.unregister_class(MOCAP_AP_preferences)
+classes = (VIDEO_MOCAP_AP_preferences,)

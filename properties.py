@@ -1,8 +1,14 @@
-"""Scene settings of the Mocap panel (scene.mocap): source video, takes, target, bone map, motion."""
+"""Scene settings of the Mocap panel (scene.video_mocap): source video, takes, target, bone map, motion.
+
+Only the user's choices live here (they are saved with the .blend). The state of a running capture
+(progress, status line) is Python memory: blender/jobs.py. Files saved before the rename to
+`video_mocap` keep their settings: `migrate_settings` copies the old `mocap` group on load.
+"""
 import os
 
 import bpy
 
+from .blender import jobs
 from .capture.models import DEFAULT_VARIANT, HINTS, VARIANTS
 from .retarget.bonemaps import GENERIC, PRESETS
 from .retarget.rig import ROLES
@@ -39,7 +45,7 @@ def _is_armature(self, obj):
     return obj.type == "ARMATURE"
 
 
-class MocapTake(bpy.types.PropertyGroup):
+class VIDEO_MOCAP_PG_take(bpy.types.PropertyGroup):
     """One captured landmark track (its cache file), reusable without detecting again."""
     path: bpy.props.StringProperty(name="Landmarks", subtype="FILE_PATH")
     source: bpy.props.StringProperty(name="Video")
@@ -50,12 +56,12 @@ class MocapTake(bpy.types.PropertyGroup):
     partial: bpy.props.BoolProperty(name="Partial")
 
 
-class MocapBoneMapItem(bpy.types.PropertyGroup):
+class VIDEO_MOCAP_PG_bone_map_item(bpy.types.PropertyGroup):
     """role → bone of the target armature (name = role)."""
     bone: bpy.props.StringProperty(name="Bone", description="Bone of the target armature playing this role")
 
 
-class MocapSettings(bpy.types.PropertyGroup):
+class VIDEO_MOCAP_PG_settings(bpy.types.PropertyGroup):
     # Source
     video_path: bpy.props.StringProperty(name="Video", subtype="FILE_PATH", description="Video of one person",
                                          update=_video_changed)
@@ -75,7 +81,7 @@ class MocapSettings(bpy.types.PropertyGroup):
     keep_partial: bpy.props.BoolProperty(name="Keep Partial Take", default=False,
                                          description="When a capture is cancelled, keep what was captured")
     # Takes
-    takes: bpy.props.CollectionProperty(type=MocapTake)
+    takes: bpy.props.CollectionProperty(type=VIDEO_MOCAP_PG_take)
     take_index: bpy.props.IntProperty(name="Take", default=0)
     track_path: bpy.props.StringProperty(name="Landmarks", subtype="FILE_PATH",
                                          description="Landmark cache (.npz) to apply")
@@ -92,7 +98,7 @@ class MocapSettings(bpy.types.PropertyGroup):
                                          "(Daz, Character Creator, Biped, MakeHuman, Thigh_L, L_UpperArm, …)")])
     bone_map_path: bpy.props.StringProperty(name="Bone Map", subtype="FILE_PATH",
                                             description="Bone map JSON (role → bone name)")
-    bone_map: bpy.props.CollectionProperty(type=MocapBoneMapItem)
+    bone_map: bpy.props.CollectionProperty(type=VIDEO_MOCAP_PG_bone_map_item)
     bone_map_index: bpy.props.IntProperty(default=0)
     detected_preset: bpy.props.StringProperty(options={"SKIP_SAVE"})
     # Motion
@@ -105,6 +111,10 @@ class MocapSettings(bpy.types.PropertyGroup):
                ("none", "None", "Raw landmarks (short gaps still filled)")])
     smooth_hz: bpy.props.FloatProperty(name="Strength (Hz)", default=5.0, min=0.5, max=30.0,
                                        description="Motion faster than this is damped; 6-8 Hz for fast sport or dance")
+    fusion: bpy.props.BoolProperty(name="Image-Plane Fusion", default=True,
+                                   description="Place the joints on the camera rays through the detected 2D "
+                                               "points, with the model's depth and constant bone lengths "
+                                               "(steadier, truer to the video)")
     fix_sides: bpy.props.BoolProperty(name="Fix Left/Right Flips", default=True,
                                       description="Undo frames where the detector swapped the person's left and "
                                                   "right (seen as limbs jumping across the body)")
@@ -118,11 +128,19 @@ class MocapSettings(bpy.types.PropertyGroup):
     reference_frame_start: bpy.props.IntProperty(default=1)
     show_skeleton: bpy.props.BoolProperty(name="2D Skeleton", default=True,
                                           description="Draw the detected skeleton over the reference video")
-    # Live status of a running capture (written by the modal operator, read by the panel).
-    is_capturing: bpy.props.BoolProperty(default=False, options={"SKIP_SAVE"})
-    progress: bpy.props.FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR", options={"SKIP_SAVE"})
-    status: bpy.props.StringProperty(default="", options={"SKIP_SAVE"})
-    cancel_requested: bpy.props.BoolProperty(default=False, options={"SKIP_SAVE"})
+
+    # The running capture (blender/jobs.py), read-only: nothing of it is stored in the scene.
+    @property
+    def is_capturing(self) -> bool:
+        return jobs.peek(self.id_data).is_capturing
+
+    @property
+    def progress(self) -> float:
+        return jobs.peek(self.id_data).progress
+
+    @property
+    def status(self) -> str:
+        return jobs.peek(self.id_data).status
 
     def active_take(self):
         if 0 <= self.take_index < len(self.takes):
@@ -140,16 +158,67 @@ class MocapSettings(bpy.types.PropertyGroup):
             item.bone = bone_map.get(role, "")
 
 
-classes = (MocapTake, MocapBoneMapItem, MocapSettings)
+classes = (VIDEO_MOCAP_PG_take, VIDEO_MOCAP_PG_bone_map_item, VIDEO_MOCAP_PG_settings)
+
+OLD_NAME = "mocap"  # the Scene property before it was namespaced (files saved by version ≤ 0.x)
+RUNTIME_KEYS = ("is_capturing", "progress", "status", "cancel_requested")  # never carried over
 
 
-def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
-    bpy.types.Scene.mocap = bpy.props.PointerProperty(type=MocapSettings)
+def _assign(struct, values: dict) -> None:
+    """Set RNA properties of `struct` from an ID-property dict (enums stored as numbers, collections as
+    lists of dicts); unknown keys and values that no longer fit are skipped."""
+    props = struct.bl_rna.properties
+    for key, value in values.items():
+        prop = props.get(key)
+        if prop is None or prop.is_readonly and prop.type != "COLLECTION":
+            continue
+        try:
+            if prop.type == "COLLECTION":
+                collection = getattr(struct, key)
+                collection.clear()
+                for item in value:
+                    _assign(collection.add(), dict(item))
+            elif prop.type == "ENUM" and isinstance(value, int):
+                ident = next((e.identifier for e in prop.enum_items if e.value == value), None)
+                if ident is not None:
+                    setattr(struct, key, ident)
+            else:
+                setattr(struct, key, value)
+        except (TypeError, ValueError, AttributeError):
+            continue
 
 
-def unregister():
-    del bpy.types.Scene.mocap
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+def migrate_settings(scene) -> bool:
+    """Settings saved under the old name `mocap` (a plain ID-property group once its class is gone) →
+    `scene.video_mocap`, through RNA; the old group is removed. Runtime keys of the old version
+    (is_capturing, progress, status, cancel_requested) are dropped. True when something was copied."""
+    old = scene.get(OLD_NAME)
+    if old is None or not hasattr(old, "to_dict"):
+        return False
+    values = {k: v for k, v in old.to_dict().items() if k not in RUNTIME_KEYS}
+    settings = scene.video_mocap
+    # Keys the setters would recompute (video info) are skipped by SKIP_SAVE already; the video path
+    # goes last so its update reads the video with the other settings in place.
+    video = values.pop("video_path", None)
+    _assign(settings, values)
+    if video:
+        settings.video_path = video
+    del scene[OLD_NAME]
+    return True
+
+
+@bpy.app.handlers.persistent
+def _migrate_on_load(_filepath=None):
+    for scene in bpy.data.scenes:
+        migrate_settings(scene)
+
+
+def register_props():
+    bpy.types.Scene.video_mocap = bpy.props.PointerProperty(type=VIDEO_MOCAP_PG_settings)
+    bpy.app.handlers.load_post.append(_migrate_on_load)
+
+
+def unregister_props():
+    if _migrate_on_load in bpy.app.handlers.load_post:
+        bpy.app.handlers.load_post.remove(_migrate_on_load)
+    del bpy.types.Scene.video_mocap

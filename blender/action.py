@@ -12,13 +12,15 @@ SLOTTED = "slots" in bpy.types.Action.bl_rna.properties
 
 
 def new_action(obj, name: str):
-    """A fresh Action assigned to obj; the previous one stays in bpy.data, untouched (fake user kept)."""
+    """A fresh Action assigned to obj. The previous one is not modified: the new action refers to it
+    (ID property `video_mocap_previous_action`), which keeps it alive and saved, and says what to go
+    back to."""
     if obj.animation_data is None:
         obj.animation_data_create()
     previous = obj.animation_data.action
-    if previous is not None and not previous.use_fake_user:
-        previous.use_fake_user = True  # never lose the user's action when we replace it
     action = bpy.data.actions.new(name)
+    if previous is not None:
+        action["video_mocap_previous_action"] = previous
     if not SLOTTED:
         action.id_root = "OBJECT"
     obj.animation_data.action = action
@@ -26,6 +28,14 @@ def new_action(obj, name: str):
         slot = action.slots.new(id_type="OBJECT", name=obj.name)
         obj.animation_data.action_slot = slot
     return action
+
+
+def bone_path(name: str, prop: str) -> str:
+    """The F-curve data path of a pose bone's property, with the bone name escaped (quotes, backslashes):
+    bone_path(name, "rotation_quaternion") -> 'pose.bones["name"].rotation_quaternion';
+    a prop starting with '[' (a custom property, '["IK_FK"]') is appended without the dot."""
+    head = f'pose.bones["{bpy.utils.escape_identifier(name)}"]'
+    return head + (prop if prop.startswith("[") else "." + prop)
 
 
 def _fcurve(action, obj, data_path: str, index: int, group: str):
@@ -66,18 +76,18 @@ def key_rotations(action, obj, rotations: dict[str, np.ndarray], frames) -> list
         times = frames + np.arange(len(quats)) if np.ndim(frames) == 0 else np.asarray(frames)
         mode = pbone.rotation_mode
         if mode == "QUATERNION":
-            write_curves(action, obj, f'pose.bones["{name}"].rotation_quaternion', times, quats, name)
+            write_curves(action, obj, bone_path(name, "rotation_quaternion"), times, quats, name)
         elif mode == "AXIS_ANGLE":
             values = np.array([Quaternion(q).to_axis_angle() for q in quats], dtype=object)
             aa = np.array([[a, *axis] for axis, a in values], dtype=np.float64)
-            write_curves(action, obj, f'pose.bones["{name}"].rotation_axis_angle', times, aa, name)
+            write_curves(action, obj, bone_path(name, "rotation_axis_angle"), times, aa, name)
         else:
             eulers, prev = [], None
             for q in quats:
                 e = Quaternion(q).to_euler(mode, prev) if prev is not None else Quaternion(q).to_euler(mode)
                 eulers.append(tuple(e))
                 prev = e
-            write_curves(action, obj, f'pose.bones["{name}"].rotation_euler', times, np.array(eulers), name)
+            write_curves(action, obj, bone_path(name, "rotation_euler"), times, np.array(eulers), name)
         keyed.append(name)
     return keyed
 

@@ -12,7 +12,7 @@ from ..capture.track import PoseTrack
 from ..pipeline import Motion, Options, Report, clean, performer_lengths, solve_cleaned
 from ..retarget.bonemaps import detect_preset, load_bone_map, resolve_preset
 from ..retarget.rotations import make_continuous
-from .action import key_rotations, new_action, write_curves
+from .action import bone_path, key_rotations, new_action, write_curves
 from .armature import read_rest_pose
 from .proportions import fit_to_proportions
 from .evaluated import local_rotations_evaluated, needs_evaluation
@@ -22,15 +22,17 @@ FK_SWITCHES = ("upper_arm_parent.L", "upper_arm_parent.R", "thigh_parent.L", "th
 
 
 def _switch_limbs_to_fk(action, obj, frame_start: int) -> None:
-    """Key Rigify's IK/FK switches to FK in our Action, so the FK keys drive the limbs."""
-    from bpy.utils import escape_identifier
-
+    """Key Rigify's IK/FK switches to FK in OUR action, so the FK keys drive the limbs while it plays.
+    The values the switches had are stored on the action (`video_mocap_restore`, data path → value)."""
+    restore = {}
     for name in FK_SWITCHES:
         pb = obj.pose.bones.get(name)
         if pb is not None and "IK_FK" in pb.keys():
-            pb["IK_FK"] = 1.0
-            write_curves(action, obj, f'pose.bones["{escape_identifier(name)}"]["IK_FK"]', np.array([frame_start]),
-                         np.array([[1.0]]), name)
+            path = bone_path(name, '["IK_FK"]')
+            restore[path] = float(pb["IK_FK"])
+            write_curves(action, obj, path, np.array([frame_start]), np.array([[1.0]]), name)
+    if restore:
+        action["video_mocap_restore"] = restore
 
 
 @dataclass
@@ -142,6 +144,7 @@ def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = None, f
     solution, cleaned = motion.solution, motion.track
     rotations = solution.rotations
     action = new_action(obj, action_name(track))  # empty and assigned: nothing else animates the rig now
+    _switch_limbs_to_fk(action, obj, frame_start)  # before evaluating: the FK chain must be the live one
     if needs_evaluation(obj, rotations):
         roles = {bone: role for role, bone in bone_map.items()}
         rotations = local_rotations_evaluated(context, obj, solution.world_rotations, roles, frame_start)
@@ -149,12 +152,8 @@ def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = None, f
     times = key_times(cleaned, frame_start)
     keep = motion.keep
     keyed = key_rotations(action, obj, {b: q[keep] for b, q in rotations.items()}, times[keep])
-    _switch_limbs_to_fk(action, obj, frame_start)
-    from bpy.utils import escape_identifier
-
     for name, location in solution.locations.items():
-        write_curves(action, obj, f'pose.bones["{escape_identifier(name)}"].location', times[keep],
-                     location[keep], name)
+        write_curves(action, obj, bone_path(name, "location"), times[keep], location[keep], name)
     frame_end = int(round(times[-1]))
     if set_scene:
         scene = context.scene

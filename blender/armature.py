@@ -19,10 +19,16 @@ def read_rest_pose(obj) -> RestPose:
 
 
 def ensure_rigify() -> None:
+    """Enable the bundled Rigify add-on; RigError when this Blender has none."""
     import addon_utils
+
+    from ..capture.errors import RigError
 
     if not addon_utils.check("rigify")[1]:
         addon_utils.enable("rigify", default_set=True, persistent=True)
+    if not addon_utils.check("rigify")[1]:
+        raise RigError("Could not add the human metarig: the Rigify add-on is not available in this Blender. "
+                       "Enable Rigify in Preferences ▸ Add-ons, or select your own armature.")
 
 
 def add_metarig(context, name: str = "metarig"):

@@ -55,8 +55,8 @@ def contact_sheet(context, obj, track: PoseTrack, path: str, frame_start: int, c
     for row in rows:
         scene.frame_set(frame_start + int(row))
         mw = np.array(obj.matrix_world)
-        poses[row] = [((mw @ np.append(obj.pose.bones[n].head, 1))[:3], (mw @ np.append(obj.pose.bones[n].tail, 1))[:3], n)
-                      for n in bones]
+        poses[row] = [((mw @ np.append(obj.pose.bones[n].head, 1))[:3],
+                       (mw @ np.append(obj.pose.bones[n].tail, 1))[:3], n) for n in bones]
     allp = np.array([p for segs in poses.values() for h, t, _ in segs for p in (h, t)])
     bounds = ((allp[:, 0].min(), allp[:, 2].min()), (allp[:, 0].max(), allp[:, 2].max()))
     tiles = []

@@ -43,6 +43,8 @@ def local_rotations_evaluated(context, obj, world: dict[str, np.ndarray], roles:
     for pb in pbones.values():
         pb.rotation_mode = pb.rotation_mode  # unchanged; quaternions are read below
     scene = context.scene
+    frame_before = scene.frame_current
+    basis_before = {bone: pb.matrix_basis.copy() for bone, pb in pbones.items()}
     for t in range(T):
         scene.frame_set(frame_start + t)
         for level in sorted(groups):
@@ -57,6 +59,7 @@ def local_rotations_evaluated(context, obj, world: dict[str, np.ndarray], roles:
         for bone, pb in pbones.items():
             q = pb.matrix_basis.to_quaternion()
             out[bone][t] = (q.w, q.x, q.y, q.z)
-    for pb in pbones.values():  # leave the rig at rest; the Action carries the motion
-        pb.matrix_basis = Matrix.Identity(4)
+    for bone, pb in pbones.items():  # the static pose as it was; the Action carries the motion
+        pb.matrix_basis = basis_before[bone]
+    scene.frame_set(frame_before)
     return out

@@ -8,8 +8,9 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import Cancelled, ModelError, NoPersonError, VideoError
+from .errors import Cancelled, CaptureError, ModelError, NoPersonError, VideoError
 from .models import DEFAULT_VARIANT, resolve_model
+from .native_log import quiet_native_logs, set_verbose  # noqa: F401  (set_verbose: for the front ends)
 from .track import PoseTrack
 from .video import VideoSource
 
@@ -24,12 +25,52 @@ def to_rgb(frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB if frame.ndim == 3 else cv2.COLOR_GRAY2RGB, dst=out)
 
 
+# The system libraries MediaPipe's native library links against (OpenGL ES and EGL, even on CPU), with
+# the packages that provide them.
+SYSTEM_LIBRARIES = {"GLESv2": "libGLESv2", "EGL": "libEGL"}
+INSTALL_HINT = ("Install them with your system's package manager: Debian/Ubuntu 'sudo apt install libgles2 "
+                "libegl1', Fedora 'sudo dnf install mesa-libGLES mesa-libEGL', Arch 'sudo pacman -S "
+                "libglvnd mesa'.")
+
+
+def missing_library_error(exc: BaseException) -> CaptureError | None:
+    """A CaptureError naming the missing system library when MediaPipe's native library failed to load
+    for lack of libGLESv2 / libEGL (the OSError of its loader, or an error mentioning them); else None."""
+    import re
+
+    text = str(exc)
+    named = sorted(set(re.findall(r"lib(?:GLESv2|EGL|GLdispatch|GL)\b[\w.]*", text)))
+    if not named and isinstance(exc, OSError) and "cannot open shared object" in text:
+        import ctypes.util
+
+        named = [lib for name, lib in SYSTEM_LIBRARIES.items() if ctypes.util.find_library(name) is None]
+    if not named:
+        return None
+    return CaptureError(f"MediaPipe cannot start: the system library {' and '.join(named)} is missing "
+                        f"({text.strip()}). It is needed even without a GPU. {INSTALL_HINT}")
+
+
 class Landmarker:
     """One MediaPipe PoseLandmarker in VIDEO mode. Timestamps must increase strictly: we ensure it."""
 
     def __init__(self, model_path: Path, min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5, num_poses: int = 1, video: bool = True):
-        from mediapipe.tasks.python import BaseOptions, vision
+        self._impl = None
+        # MediaPipe's native log lines are hidden while the landmarker exists (see native_log.py).
+        self._quiet = contextlib.ExitStack()
+        self._quiet.enter_context(quiet_native_logs())
+        try:
+            self._create(model_path, min_detection_confidence, min_tracking_confidence, num_poses, video)
+        except BaseException:
+            self._quiet.close()
+            raise
+        self._last_ts = -1
+
+    def _create(self, model_path, min_detection_confidence, min_tracking_confidence, num_poses, video) -> None:
+        try:
+            from mediapipe.tasks.python import BaseOptions, vision
+        except OSError as exc:
+            raise missing_library_error(exc) or CaptureError(f"Cannot load MediaPipe: {exc}") from None
 
         self.video = video
         options = vision.PoseLandmarkerOptions(
@@ -40,9 +81,11 @@ class Landmarker:
         try:
             self._impl = vision.PoseLandmarker.create_from_options(options)
         except Exception as exc:
+            missing = missing_library_error(exc)
+            if missing is not None:
+                raise missing from None
             raise ModelError(f"Cannot load model {model_path}: {exc}. Choose a valid pose_landmarker .task "
                              f"file or rebuild with 'make models'.") from None
-        self._last_ts = -1
 
     def __enter__(self) -> "Landmarker":
         return self
@@ -51,9 +94,12 @@ class Landmarker:
         self.close()
 
     def close(self) -> None:
-        if self._impl is not None:
-            self._impl.close()
-            self._impl = None
+        try:
+            if self._impl is not None:
+                self._impl.close()
+                self._impl = None
+        finally:
+            self._quiet.close()
 
     def count_people(self, frame: np.ndarray, rgb: bool = False) -> int:
         """How many people an IMAGE-mode landmarker (num_poses > 1) finds in one frame (BGR, or RGB

@@ -55,7 +55,15 @@ def hip_translation(world: np.ndarray, image: np.ndarray, weights: np.ndarray, f
     enough = ok.sum(1) >= 4
     T = np.full((len(world), 3), np.nan)
     if enough.any():
-        T[enough] = np.linalg.solve(AtA[enough], Atb[enough][..., None])[..., 0]
+        try:
+            T[enough] = np.linalg.solve(AtA[enough], Atb[enough][..., None])[..., 0]
+        except np.linalg.LinAlgError:  # one singular frame (e.g. every landmark on one pixel) fails the
+            for t in np.flatnonzero(enough):  # batch: solve frame by frame, NaN for the singular ones
+                try:
+                    T[t] = np.linalg.solve(AtA[t], Atb[t])
+                except np.linalg.LinAlgError:
+                    T[t] = np.nan
+    T[~np.isfinite(T).all(1)] = np.nan
     return T
 
 

@@ -6,17 +6,18 @@ import os
 import bpy
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
+from .. import pipeline
 from ..blender.apply import apply_track, choose_bone_map
-from ..capture.track import PoseTrack, TrackError
+from ..blender.scene import options, settings_of, take_path, target_armature
+from ..capture.errors import ExportError, RigError, TrackError
 from ..retarget.bonemaps import load_bone_map, save_bone_map
-from ..retarget.rig import RigError
-from .common import rig_choice, take_path, target_armature
+from .common import report_messages, reports_errors
 
 
-class MOCAP_OT_apply(bpy.types.Operator):
+class VIDEO_MOCAP_OT_apply(bpy.types.Operator):
     """Key the captured motion onto the armature, in a new Action (your other actions are kept)"""
 
-    bl_idname = "mocap.apply"
+    bl_idname = "video_mocap.apply"
     bl_label = "Apply to Armature"
     bl_options = {"REGISTER", "UNDO"}
 
@@ -30,35 +31,20 @@ class MOCAP_OT_apply(bpy.types.Operator):
             return False
         return context.mode in {"OBJECT", "POSE"}
 
+    @reports_errors
     def execute(self, context):
+        settings = settings_of(context)
         path = take_path(context)
-        settings = context.scene.mocap
         if not os.path.exists(path):
-            self.report({"ERROR"}, f"Landmark cache {path} is missing. Capture the video again.")
-            return {"CANCELLED"}
-        rig = rig_choice(context)
+            raise TrackError(f"Landmark cache {path} is missing. Capture the video again.")
         if settings.rig_preset == "JSON" and not settings.bone_map_path:
-            self.report({"ERROR"}, "Choose a bone map JSON file, or pick a preset.")
-            return {"CANCELLED"}
-        try:
-            track = PoseTrack.load(path)
-            result = apply_track(context, target_armature(context), track, rig, root_mode=settings.root_mode,
-                                 foot_lock=settings.foot_lock, camera={"fov_deg": settings.fov_deg},
-                                 smoothing=settings.smoothing, smooth_hz=settings.smooth_hz,
-                                 fix_sides=settings.fix_sides)
-        except (TrackError, RigError) as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        if result.preset:
-            settings.detected_preset = result.preset
-        msg = (f"Bone names: {result.preset}. " if result.preset else "") + \
-            f"Keyed {len(result.keyed_bones)} bones over {result.frame_end - result.frame_start + 1} frames " \
-            f"into '{result.action.name}'"
-        if result.side_flips_fixed:
-            msg += f"; left/right flips fixed on {result.side_flips_fixed} frames"
-        if result.missing_roles:
-            msg += f"; not in the rig: {', '.join(result.missing_roles)}"
-        self.report({"WARNING"} if result.missing_roles else {"INFO"}, msg)
+            raise RigError("Choose a bone map JSON file, or pick a preset.")
+        opts = options(context, frames=(None, None))  # a take is applied whole
+        track, report = pipeline.load_take(path, opts)
+        obj = target_armature(context)
+        result = apply_track(context, obj, track, options=opts, report=report)
+        settings.detected_preset = result.preset or ""
+        report_messages(self, result.report, f"Applied to '{obj.name}'")
         return {"FINISHED"}
 
 
@@ -69,23 +55,20 @@ def _armature_poll(cls, context):
     return True
 
 
-class MOCAP_OT_detect_bone_map(bpy.types.Operator):
+class VIDEO_MOCAP_OT_detect_bone_map(bpy.types.Operator):
     """Fill the bone map editor from the armature's bone names (or the chosen preset)"""
 
-    bl_idname = "mocap.detect_bone_map"
+    bl_idname = "video_mocap.detect_bone_map"
     bl_label = "Detect Bone Map"
     bl_options = {"REGISTER", "UNDO"}
 
     poll = classmethod(_armature_poll)
 
+    @reports_errors
     def execute(self, context):
-        settings = context.scene.mocap
+        settings = settings_of(context)
         preset = settings.rig_preset if settings.rig_preset not in ("AUTO", "CUSTOM", "JSON") else "auto"
-        try:
-            found, bone_map = choose_bone_map(target_armature(context), preset)
-        except RigError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+        found, bone_map = choose_bone_map(target_armature(context), preset)
         settings.fill_bone_map(bone_map)
         settings.detected_preset = found or ""
         settings.rig_preset = "CUSTOM"
@@ -93,48 +76,45 @@ class MOCAP_OT_detect_bone_map(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class MOCAP_OT_save_bone_map(bpy.types.Operator, ExportHelper):
+class VIDEO_MOCAP_OT_save_bone_map(bpy.types.Operator, ExportHelper):
     """Save the bone map (the editor's, or as detected) to a JSON file"""
 
-    bl_idname = "mocap.save_bone_map"
+    bl_idname = "video_mocap.save_bone_map"
     bl_label = "Save Bone Map"
     filename_ext = ".json"
     filter_glob: bpy.props.StringProperty(default="*.json", options={"HIDDEN"})
 
     poll = classmethod(_armature_poll)
 
+    @reports_errors
     def execute(self, context):
-        settings = context.scene.mocap
+        settings = settings_of(context)
+        if settings.rig_preset == "CUSTOM" and len(settings.bone_map):
+            preset, bone_map = None, settings.custom_map()
+        else:
+            rig = "auto" if settings.rig_preset in ("AUTO", "JSON", "CUSTOM") else settings.rig_preset
+            preset, bone_map = choose_bone_map(target_armature(context), rig)
         try:
-            if settings.rig_preset == "CUSTOM" and len(settings.bone_map):
-                preset, bone_map = None, settings.custom_map()
-            else:
-                rig = "auto" if settings.rig_preset in ("AUTO", "JSON", "CUSTOM") else settings.rig_preset
-                preset, bone_map = choose_bone_map(target_armature(context), rig)
             save_bone_map(self.filepath, bone_map, preset)
-        except (RigError, OSError) as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+        except OSError as exc:
+            raise ExportError(f"Cannot write {self.filepath}: {exc.strerror or exc}. Choose another folder.") from None
         settings.bone_map_path = self.filepath
         self.report({"INFO"}, f"Saved {len(bone_map)} roles ({preset or 'custom'}) to {self.filepath}")
         return {"FINISHED"}
 
 
-class MOCAP_OT_load_bone_map(bpy.types.Operator, ImportHelper):
+class VIDEO_MOCAP_OT_load_bone_map(bpy.types.Operator, ImportHelper):
     """Load a bone map JSON into the editor"""
 
-    bl_idname = "mocap.load_bone_map"
+    bl_idname = "video_mocap.load_bone_map"
     bl_label = "Load Bone Map"
     filename_ext = ".json"
     filter_glob: bpy.props.StringProperty(default="*.json", options={"HIDDEN"})
 
+    @reports_errors
     def execute(self, context):
-        settings = context.scene.mocap
-        try:
-            bone_map = load_bone_map(self.filepath)
-        except RigError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+        settings = settings_of(context)
+        bone_map = load_bone_map(self.filepath)
         settings.fill_bone_map(bone_map)
         settings.bone_map_path = self.filepath
         settings.rig_preset = "CUSTOM"
@@ -145,14 +125,5 @@ class MOCAP_OT_load_bone_map(bpy.types.Operator, ImportHelper):
         return {"FINISHED"}
 
 
-classes = (MOCAP_OT_apply, MOCAP_OT_detect_bone_map, MOCAP_OT_save_bone_map, MOCAP_OT_load_bone_map)
-
-
-def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+classes = (VIDEO_MOCAP_OT_apply, VIDEO_MOCAP_OT_detect_bone_map, VIDEO_MOCAP_OT_save_bone_map,
+           VIDEO_MOCAP_OT_load_bone_map)

@@ -1,41 +1,49 @@
-"""Capture: video → landmark cache. Runs in a worker thread; the main thread only polls a timer."""
+"""Capture: video → landmark cache. Runs in a worker thread; the main thread only polls a timer.
+
+The running job, its progress and status line live in blender/jobs.py (Python memory), not in the
+scene, so a file saved during a capture reopens ready to capture.
+"""
 from __future__ import annotations
 
 import os
 
 import bpy
 
-from .. import preferences
-from ..capture.errors import Cancelled, CaptureError
-from ..capture.job import CaptureJob, CaptureRequest
+from .. import pipeline
+from ..blender import jobs
+from ..blender.scene import cache_path, is_own_cache, options, settings_of, video_abspath
+from ..capture.errors import Cancelled, MocapError
+from ..capture.job import CaptureJob
 from ..capture.track import PoseTrack
-from .common import cache_path, model_override, video_abspath
+from .common import redraw_view3d, report_messages, reports_errors
 
 
-def _frame_range(settings):
-    if settings.use_frame_range:
-        return settings.frame_first, settings.frame_last
-    return None, None
+def _scene_by_uid(uid: int):
+    return next((s for s in bpy.data.scenes if s.session_uid == uid), None)
 
 
-class MOCAP_OT_capture(bpy.types.Operator):
+class VIDEO_MOCAP_OT_capture(bpy.types.Operator):
     """Detect the person in the video and save the landmark track (Esc cancels)"""
 
-    bl_idname = "mocap.capture"
+    bl_idname = "video_mocap.capture"
     bl_label = "Capture"
-    bl_options = {"REGISTER"}
+    # UNDO: the new take is its own undo step; without it, undoing the next operator (an Apply) would
+    # also drop the take, which was added between two undo pushes. No REGISTER: a redo panel would run
+    # the whole capture again, blocking, when its option is changed.
+    bl_options = {"UNDO"}
 
     keep_partial: bpy.props.BoolProperty(
-        name="Keep Partial Take", default=False,
+        name="Keep Partial Take", default=False, options={"SKIP_SAVE"},
         description="When cancelled, keep the frames captured so far as a take")
 
     _timer = None
     job: CaptureJob | None = None
+    scene_uid: int = 0
 
     @classmethod
     def poll(cls, context):
-        settings = context.scene.mocap
-        if settings.is_capturing:
+        settings = settings_of(context)
+        if jobs.running(context.scene) is not None:
             cls.poll_message_set("A capture is already running")
             return False
         if not settings.video_path:
@@ -44,47 +52,49 @@ class MOCAP_OT_capture(bpy.types.Operator):
         return True
 
     def _make_job(self, context) -> CaptureJob:
-        settings = context.scene.mocap
-        start, stop = _frame_range(settings)
+        settings = settings_of(context)
+        opts = options(context, keep_partial=self.keep_partial or settings.keep_partial)
         video = video_abspath(settings)
-        keep = self.keep_partial or settings.keep_partial
-        prefs = preferences.get(context)
-        request = CaptureRequest(video, settings.model, model_override(context, settings.model), start, stop,
-                                 str(cache_path(context, video, settings.model, start, stop)), keep,
-                                 workers=prefs.capture_workers if prefs else 1)
-        settings.is_capturing, settings.progress, settings.status = True, 0.0, "Starting…"
-        settings.cancel_requested = False
-        return CaptureJob(request)
+        start, stop = opts.frames
+        request = pipeline.capture_request(video, opts, str(cache_path(context, video, opts.model, start, stop)))
+        job = CaptureJob(request)
+        self.scene_uid = context.scene.session_uid
+        jobs.begin(context.scene, job)
+        return job
 
-    def _finish(self, context, status) -> set:
-        settings = context.scene.mocap
-        settings.is_capturing = False
-        settings.cancel_requested = False
+    def _finish(self, scene, status) -> set:
         err = status.error
         if isinstance(err, Cancelled):
-            settings.status = "Cancelled"
+            jobs.end(scene, "Cancelled")
             self.report({"WARNING"}, str(err))
             return {"CANCELLED"}
         if err is not None:
-            settings.status = "Failed"
-            self.report({"ERROR"}, str(err) if isinstance(err, CaptureError) else
+            jobs.end(scene, "Failed")
+            self.report({"ERROR"}, str(err) if isinstance(err, MocapError) else
                         f"Capture failed: {err.__class__.__name__}: {err}")
             return {"CANCELLED"}
         track: PoseTrack = status.track
-        add_take(settings, self.job.request.cache_path, track)
-        settings.progress = 1.0
-        partial = " (partial: cancelled)" if track.extra.get("cancelled") else ""
-        stopped = (f"; the video stopped decoding at frame {track.extra['truncated_at']}"
-                   if "truncated_at" in track.extra else "")
-        settings.status = f"{len(track)} frames, person in {track.detected_fraction:.0%}{partial}"
-        self.report({"WARNING"} if partial or stopped else {"INFO"},
-                    f"Captured {len(track)} frames, person found in {track.detected_fraction:.0%}{partial}{stopped}")
+        add_take(scene.video_mocap, self.job.request.cache_path, track)
+        partial = track.extra.get("cancelled")
+        jobs.end(scene, f"{len(track)} frames, person in {track.detected_fraction:.0%}"
+                        f"{' (partial: cancelled)' if partial else ''}", progress=1.0)
+        report = pipeline.capture_report(track)
+        if partial:
+            report.warning(f"cancelled: kept the {len(track)} frames captured so far as a partial take")
+        report_messages(self, report, f"Captured {len(track)} frames")
         return {"FINISHED"}
 
+    @reports_errors
     def execute(self, context):  # blocking: scripts and tests
         self.job = self._make_job(context)
-        return self._finish(context, self.job.run())
+        try:
+            status = self.job.run()
+        except BaseException:
+            jobs.end(context.scene, "Failed")
+            raise
+        return self._finish(context.scene, status)
 
+    @reports_errors
     def invoke(self, context, event):
         self.job = self._make_job(context).start()
         wm = context.window_manager
@@ -94,28 +104,30 @@ class MOCAP_OT_capture(bpy.types.Operator):
         return {"RUNNING_MODAL"}
 
     def step(self, context, event_type: str) -> set:
-        """One modal step (also driven directly by tests): Esc/cancel requests, progress, completion."""
-        job, settings = self.job, context.scene.mocap
-        if event_type == "ESC" or settings.cancel_requested:
+        """One modal step (also driven directly by tests): Esc, progress, completion."""
+        job = self.job
+        scene = _scene_by_uid(self.scene_uid)
+        if scene is None or jobs.running(scene) is not job:  # another file was opened, or the scene deleted
             job.cancel()
-            settings.status = "Cancelling…"
+            return {"CANCELLED"}
+        if event_type == "ESC":
+            jobs.cancel(scene)
         if event_type != "TIMER":
             return {"PASS_THROUGH"}
-        st = job.status
-        settings.progress = st.fraction
+        st, state = job.status, jobs.state(scene)
+        state.progress = st.fraction
         if st.fps > 0 and not job.cancel_requested:
-            settings.status = f"{st.done}/{st.total} frames · {st.fps:.1f} fps · ETA {st.eta_s:.0f} s"
+            state.status = f"{st.done}/{st.total} frames · {st.fps:.1f} fps · ETA {st.eta_s:.0f} s"
         if job.is_alive():
             return {"PASS_THROUGH"}
-        return self._finish(context, st)
+        return self._finish(scene, st)
 
     def modal(self, context, event):
         result = self.step(context, event.type)
         wm = context.window_manager
-        wm.progress_update(int(1000 * context.scene.mocap.progress))
-        for area in context.screen.areas if context.screen else ():
-            if area.type == "VIEW_3D":
-                area.tag_redraw()
+        scene = _scene_by_uid(self.scene_uid)
+        wm.progress_update(int(1000 * (jobs.peek(scene).progress if scene else 1.0)))
+        redraw_view3d(context)
         if "PASS_THROUGH" not in result:
             wm.event_timer_remove(self._timer)
             wm.progress_end()
@@ -139,10 +151,11 @@ def add_take(settings, path: str, track: PoseTrack) -> None:
     settings.track_path = path
 
 
-class MOCAP_OT_take_remove(bpy.types.Operator):
-    """Remove the selected take from the list (and its landmark cache file)"""
+class VIDEO_MOCAP_OT_take_remove(bpy.types.Operator):
+    """Remove the selected take from the list, and its landmark cache file when this extension wrote it
+    in its cache folder (any other file the take points at is kept)"""
 
-    bl_idname = "mocap.take_remove"
+    bl_idname = "video_mocap.take_remove"
     bl_label = "Remove Take"
     bl_options = {"REGISTER", "UNDO"}
 
@@ -150,46 +163,40 @@ class MOCAP_OT_take_remove(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return context.scene.mocap.active_take() is not None and not context.scene.mocap.is_capturing
+        return settings_of(context).active_take() is not None and jobs.running(context.scene) is None
 
     def execute(self, context):
-        settings = context.scene.mocap
+        settings = settings_of(context)
         take = settings.active_take()
-        path = bpy.path.abspath(take.path)
-        if self.delete_file and os.path.isfile(path):
-            try:
-                os.remove(path)
-            except OSError as exc:
-                self.report({"WARNING"}, f"Could not delete {path}: {exc}")
+        path = os.path.abspath(bpy.path.abspath(take.path)) if take.path else ""
+        if self.delete_file and path and os.path.lexists(path):
+            if is_own_cache(context, path):
+                try:
+                    os.remove(path)
+                except OSError as exc:
+                    self.report({"WARNING"}, f"Could not delete {path}: {exc.strerror or exc}")
+            else:
+                self.report({"WARNING"}, f"Kept {path}: it is not a landmark cache in this extension's "
+                                         f"cache folder; only the take was removed from the list")
         settings.takes.remove(settings.take_index)
         settings.take_index = min(settings.take_index, len(settings.takes) - 1)
         settings.track_path = settings.active_take().path if settings.active_take() else ""
         return {"FINISHED"}
 
 
-class MOCAP_OT_capture_cancel(bpy.types.Operator):
+class VIDEO_MOCAP_OT_capture_cancel(bpy.types.Operator):
     """Stop the running capture"""
 
-    bl_idname = "mocap.capture_cancel"
+    bl_idname = "video_mocap.capture_cancel"
     bl_label = "Cancel Capture"
 
     @classmethod
     def poll(cls, context):
-        return context.scene.mocap.is_capturing
+        return jobs.running(context.scene) is not None
 
     def execute(self, context):
-        context.scene.mocap.cancel_requested = True
+        jobs.cancel(context.scene)
         return {"FINISHED"}
 
 
-classes = (MOCAP_OT_capture, MOCAP_OT_capture_cancel, MOCAP_OT_take_remove)
-
-
-def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+classes = (VIDEO_MOCAP_OT_capture, VIDEO_MOCAP_OT_capture_cancel, VIDEO_MOCAP_OT_take_remove)

@@ -1,61 +1,43 @@
-"""Helpers shared by the operators."""
+"""Helpers shared by the operators: the one error path, reporting a pipeline Report, redraws."""
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
+import functools
 
-import bpy
-
-from .. import preferences
+from ..capture.errors import MocapError
 
 
-def cache_path(context, video_path: str, model: str, start=None, stop=None) -> Path:
-    """Where the landmark cache of (video, model) lives: preferences folder, beside the .blend, or temp."""
-    prefs = preferences.get(context)
-    if prefs and prefs.cache_dir:
-        folder = Path(bpy.path.abspath(prefs.cache_dir))
-    elif bpy.data.filepath:
-        folder = Path(bpy.path.abspath("//mocap_cache"))
-    else:
-        folder = Path(tempfile.gettempdir()) / "mocap_cache"
-    frames = f"_{start or 0}-{stop}" if start is not None or stop is not None else ""
-    return folder / f"{Path(video_path).stem}_{model}{frames}.npz"
+def reports_errors(method):
+    """Wrap an operator's execute/invoke/modal: a `MocapError` (the product's own errors, each worded for
+    the user) is reported as an ERROR and the operator returns {'CANCELLED'}. Nothing else is caught:
+    a bug shows its traceback. (Blender checks the argument count, so the wrapper keeps the method's.)"""
+
+    def call(self, *args):
+        try:
+            return method(self, *args)
+        except MocapError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+
+    if method.__code__.co_argcount == 3:  # invoke(self, context, event), modal(self, context, event)
+        def wrapper(self, context, event):
+            return call(self, context, event)
+    else:  # execute(self, context)
+        def wrapper(self, context):
+            return call(self, context)
+    return functools.update_wrapper(wrapper, method, updated=())
 
 
-def model_override(context, variant: str) -> str | None:
-    prefs = preferences.get(context)
-    path = getattr(prefs, f"model_{variant}", "") if prefs else ""
-    return bpy.path.abspath(path) if path else None
+def report_messages(operator, report, summary: str) -> None:
+    """Every WARNING of a pipeline Report as its own warning, then one INFO summary that also carries
+    the report's INFO lines: the same words the headless command prints."""
+    for message in report.messages:
+        if message.severity == "WARNING":
+            operator.report({"WARNING"}, message.text)
+    infos = [m.text for m in report.messages if m.severity != "WARNING"]
+    operator.report({"INFO"}, "; ".join([summary] + infos))
 
 
-def video_abspath(settings) -> str:
-    return os.path.abspath(bpy.path.abspath(settings.video_path)) if settings.video_path else ""
-
-
-def target_armature(context):
-    """The panel's chosen armature, else the active object when it is an armature."""
-    settings = context.scene.mocap
-    if settings.target is not None:
-        return settings.target
-    obj = context.active_object
-    return obj if obj is not None and obj.type == "ARMATURE" else None
-
-
-def take_path(context) -> str:
-    settings = context.scene.mocap
-    take = settings.active_take()
-    path = take.path if take is not None else settings.track_path
-    return bpy.path.abspath(path) if path else ""
-
-
-def rig_choice(context):
-    """What apply_track's `rig` argument should be for the panel's settings."""
-    settings = context.scene.mocap
-    if settings.rig_preset == "AUTO":
-        return "auto"
-    if settings.rig_preset == "CUSTOM":
-        return settings.custom_map()
-    if settings.rig_preset == "JSON":
-        return bpy.path.abspath(settings.bone_map_path)
-    return settings.rig_preset
+def redraw_view3d(context) -> None:
+    for area in context.screen.areas if context.screen else ():
+        if area.type == "VIEW_3D":
+            area.tag_redraw()

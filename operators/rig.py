@@ -2,12 +2,13 @@
 import bpy
 
 from ..blender.armature import add_metarig
+from .common import reports_errors
 
 
-class MOCAP_OT_add_metarig(bpy.types.Operator):
+class VIDEO_MOCAP_OT_add_metarig(bpy.types.Operator):
     """Add the Rigify human metarig as a target armature"""
 
-    bl_idname = "mocap.add_metarig"
+    bl_idname = "video_mocap.add_metarig"
     bl_label = "Add Human Metarig"
     bl_options = {"REGISTER", "UNDO"}
 
@@ -15,18 +16,10 @@ class MOCAP_OT_add_metarig(bpy.types.Operator):
     def poll(cls, context):
         return context.mode == "OBJECT"
 
+    @reports_errors
     def execute(self, context):
-        try:
-            add_metarig(context)
-        except Exception as exc:
-            self.report({"ERROR"}, f"Could not add the metarig (is Rigify available?): {exc}")
-            return {"CANCELLED"}
+        add_metarig(context)  # RigError when Rigify is missing
         return {"FINISHED"}
 
 
-def register():
-    bpy.utils.register_class(MOCAP_OT_add_metarig)
-
-
-def unregister():
-    bpy.utils.unregister_class(MOCAP_OT_add_metarig)
+classes = (VIDEO_MOCAP_OT_add_metarig,)

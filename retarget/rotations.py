@@ -100,3 +100,25 @@ def rotation_angle(m: np.ndarray) -> np.ndarray:
     """Angle in degrees of rotation matrices (…,3,3)."""
     tr = np.trace(m, axis1=-2, axis2=-1)
     return np.degrees(np.arccos(np.clip((tr - 1) / 2, -1.0, 1.0)))
+
+
+def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(…,3,3) smallest rotations taking directions a to b (…,3), a proper rotation for every input.
+
+    Built as the unit quaternion (1 + a·b, a × b), accurate for small and large angles. For opposite
+    directions (within 1e-8 rad, where a × b is rounding noise) the smallest rotation is a half turn
+    about any axis perpendicular to a; one is picked deterministically (a crossed with the basis axis
+    least aligned with it). A zero-length a or b gives the identity."""
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    a, b = normalize(a), normalize(b)
+    q = np.concatenate([1.0 + np.sum(a * b, axis=-1, keepdims=True), np.cross(a, b)], axis=-1)
+    zero = (np.linalg.norm(a, axis=-1) < 0.5) | (np.linalg.norm(b, axis=-1) < 0.5)
+    # |q| = 2 cos(θ/2) ≈ π - θ near a half turn; below 1e-8 the fallback's error (π - θ) is smaller
+    # than the rounding error of a × b relative to its size (~1e-16 / |q|).
+    opposite = (np.linalg.norm(q, axis=-1) < 1e-8) & ~zero
+    if opposite.any():
+        ao = a[opposite]
+        basis = np.eye(3)[np.argmin(np.abs(ao), axis=-1)]
+        q[opposite] = np.concatenate([np.zeros(ao.shape[:-1] + (1,)), normalize(np.cross(ao, basis))], axis=-1)
+    q[zero] = (1.0, 0.0, 0.0, 0.0)
+    return quaternion_to_matrix(q)

@@ -10,7 +10,7 @@ from ..capture.landmarks import mediapipe_to_blender
 from ..capture.track import PoseTrack
 from .body import part_frames, rest_landmarks
 from .rig import RestPose, resolve_bone_map
-from .rotations import make_continuous, matrix_to_quaternion, normalize, slerp_matrices
+from .rotations import make_continuous, matrix_to_quaternion, slerp_matrices
 
 
 @dataclass

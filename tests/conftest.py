@@ -44,6 +44,32 @@ def full_model():
     return FULL_MODEL
 
 
+REAL_FOOTAGE = "test_real_footage.py"
+_real_footage_skips: list[str] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """The real-footage tests may skip only when the Pose2Sim demo data is absent: with the data there,
+    a skip (a missing model or camera video, a skip inside a test) fails the run."""
+    outcome = yield
+    report = outcome.get_result()
+    if item.path.name != REAL_FOOTAGE or not report.skipped or hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if SHARED.is_dir():
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid} skipped although {SHARED} is present: {reason}"
+    else:
+        _real_footage_skips.append(item.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _real_footage_skips:
+        terminalreporter.write_line(f"real-footage tests: {len(_real_footage_skips)} skipped, the Pose2Sim demo "
+                                    f"data is not in {SHARED} (see tests/e2e/test_real_footage.py)", yellow=True)
+
+
 _exit_status = None
 
 

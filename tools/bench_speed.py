@@ -383,7 +383,7 @@ def part_responsive(video: str, model: str, frames: int, workers: int, isolate: 
     from video_mocap.capture import job as job_module
     from video_mocap.capture.job import CaptureJob, CaptureRequest
     from video_mocap.capture.parallel import capture_parallel
-    from video_mocap.operators.capture import MOCAP_OT_capture
+    from video_mocap.operators.capture import VIDEO_MOCAP_OT_capture
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     video_mocap.register()
@@ -393,7 +393,11 @@ def part_responsive(video: str, model: str, frames: int, workers: int, isolate: 
     context = bpy.context
     job = CaptureJob(CaptureRequest(video, model, None, 0, frames))
     finished = []
-    op = types.SimpleNamespace(job=job, _finish=lambda ctx, st: finished.append(st) or {"FINISHED"})
+    from video_mocap.blender import jobs
+
+    jobs.begin(context.scene, job)  # the operator's step polls the scene's registered job
+    op = types.SimpleNamespace(job=job, scene_uid=context.scene.session_uid,
+                               _finish=lambda scene, st: finished.append(st) or {"FINISHED"})
     steps, gaps = [], []
 
     def heartbeat(seconds):  # the same loop without a capture: what the OS scheduler alone gives
@@ -421,7 +425,7 @@ def part_responsive(video: str, model: str, frames: int, workers: int, isolate: 
         last = now
         if now >= tick:
             t = time.perf_counter()
-            MOCAP_OT_capture.step(op, context, "TIMER")
+            VIDEO_MOCAP_OT_capture.step(op, context, "TIMER")
             steps.append(time.perf_counter() - t)
             tick += 0.1
             last = time.perf_counter()

@@ -64,9 +64,9 @@ def run(zip_path: Path, video: Path, frames: tuple[int, int], model: str, work: 
 
     # 3. The bundled packages come from the extension's own site-packages.
     import cv2
+    import matplotlib
     import mediapipe
     from mediapipe.tasks.python import vision  # noqa: F401  (imports matplotlib.pyplot)
-    import matplotlib
 
     origins = {}
     for mod in (mediapipe, cv2, matplotlib):
@@ -90,20 +90,20 @@ def run(zip_path: Path, video: Path, frames: tuple[int, int], model: str, work: 
     scene = bpy.context.scene
     prefs = bpy.context.preferences.addons[module].preferences
     prefs.cache_dir = str(work / "landmarks")
-    settings = scene.mocap
+    settings = scene.video_mocap
     settings.video_path = str(video)
     settings.model = model
     settings.use_frame_range = True
     settings.frame_first, settings.frame_last = frames
     say(f"capturing frames {frames[0]}:{frames[1]} of {video.name} with the {model} model")
-    assert bpy.ops.mocap.capture() == {"FINISHED"}, settings.status
+    assert bpy.ops.video_mocap.capture() == {"FINISHED"}, settings.status
     report["capture_status"] = settings.status
     track_path = Path(bpy.path.abspath(settings.track_path))
     assert track_path.is_file() and track_path.is_relative_to(work), track_path
-    assert bpy.ops.mocap.add_metarig() == {"FINISHED"}
+    assert bpy.ops.video_mocap.add_metarig() == {"FINISHED"}
     rig = bpy.context.active_object
     assert rig is not None and rig.type == "ARMATURE"
-    assert bpy.ops.mocap.apply() == {"FINISHED"}
+    assert bpy.ops.video_mocap.apply() == {"FINISHED"}
     action = rig.animation_data.action if rig.animation_data else None
     assert action is not None, "no Action on the rig after Apply"
     curves = sys.modules[f"{module}.blender.action"].action_fcurves(action, rig)

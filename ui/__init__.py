@@ -1,11 +1,6 @@
+"""The sidebar panel and the reference-video overlay. Imports no operator module."""
 from . import overlay, panel
 
+__all__ = ["overlay", "panel", "classes"]
 
-def register():
-    panel.register()
-    overlay.register()
-
-
-def unregister():
-    overlay.unregister()
-    panel.unregister()
+classes = panel.classes

@@ -59,7 +59,7 @@ def _draw():  # pragma: no cover - needs a GPU and a window
 
     context = bpy.context
     scene = context.scene
-    settings = getattr(scene, "mocap", None)
+    settings = getattr(scene, "video_mocap", None)
     rv3d, region = context.region_data, context.region
     if settings is None or not settings.show_skeleton or not settings.reference_take or rv3d is None:
         return

@@ -24,12 +24,12 @@ def scene(sample_video, full_model):
 
 @pytest.fixture(scope="module")
 def captured(scene, sample_video):
-    settings = scene.mocap
+    settings = scene.video_mocap
     settings.video_path = str(sample_video)
     settings.model = "full"
     settings.use_frame_range = True
     settings.frame_first, settings.frame_last = FIRST, LAST
-    assert bpy.ops.mocap.capture() == {"FINISHED"}
+    assert bpy.ops.video_mocap.capture() == {"FINISHED"}
     return PoseTrack.load(settings.track_path)
 
 
@@ -37,7 +37,7 @@ def captured(scene, sample_video):
 def applied(scene, captured):
     from video_mocap.blender.action import action_fcurves
 
-    assert bpy.ops.mocap.add_metarig() == {"FINISHED"}
+    assert bpy.ops.video_mocap.add_metarig() == {"FINISHED"}
     rig = bpy.context.active_object
     # The user's own animation must survive.
     rig.animation_data_create()
@@ -46,7 +46,7 @@ def applied(scene, captured):
     rig.pose.bones["spine"].rotation_quaternion = (0.9, 0.1, 0, 0)
     rig.pose.bones["spine"].keyframe_insert("rotation_quaternion", frame=5)
     user_keys = [tuple(k.co) for fc in action_fcurves(user_action, rig) for k in fc.keyframe_points]
-    assert bpy.ops.mocap.apply() == {"FINISHED"}
+    assert bpy.ops.video_mocap.apply() == {"FINISHED"}
     return rig, user_action, user_keys
 
 
@@ -76,14 +76,14 @@ def test_apply_keys_a_new_action_on_the_expected_bones(applied, scene):
 
 
 def test_pose_follows_the_person(applied, captured, scene):
-    """The rig's limb directions equal the (smoothed) landmark directions (Blender axes, made upright:
-    this camera looks down on the person) at every checked frame."""
+    """The rig's limb directions equal the cleaned landmark directions (flips, fusion, smoothing as the
+    panel chose; Blender axes, made upright: this camera looks down on the person) at every checked frame."""
+    from video_mocap import pipeline
     from video_mocap.capture.landmarks import INDEX, mediapipe_to_blender
-    from video_mocap.motion.filters import smooth_track
     from video_mocap.motion.root import world_trajectory
 
     rig = applied[0]
-    captured, _ = smooth_track(captured)
+    captured = pipeline.clean(captured, pipeline.Options.from_settings(scene.video_mocap))
     level, _, _ = world_trajectory(captured)
     tilt = np.degrees(np.arccos(level[2, 2]))
     assert 10 < tilt < 45  # cam01 looks down on the person
@@ -136,18 +136,18 @@ def test_bvh_frame_time_is_one_over_video_fps(applied, scene, tmp_path):
 
 
 def test_operators_fail_cleanly(scene, tmp_path):
-    settings = scene.mocap
+    settings = scene.video_mocap
     old = settings.video_path
     settings.video_path = str(tmp_path / "missing.mp4")
     try:
         with pytest.raises(RuntimeError, match="Video not found"):
-            bpy.ops.mocap.capture()
+            bpy.ops.video_mocap.capture()
     finally:
         settings.video_path = old
     assert not settings.is_capturing
     bpy.ops.object.select_all(action="DESELECT")
     bpy.context.view_layer.objects.active = None
-    assert not bpy.ops.mocap.apply.poll()
+    assert not bpy.ops.video_mocap.apply.poll()
 
 
 def test_bone_map_json_from_blender_and_back(applied, scene, tmp_path):
@@ -157,12 +157,12 @@ def test_bone_map_json_from_blender_and_back(applied, scene, tmp_path):
     bpy.context.view_layer.objects.active = rig
     rig.select_set(True)
     path = tmp_path / "metarig_map.json"
-    assert bpy.ops.mocap.save_bone_map(filepath=str(path)) == {"FINISHED"}
+    assert bpy.ops.video_mocap.save_bone_map(filepath=str(path)) == {"FINISHED"}
     bone_map = load_bone_map(path)
     assert bone_map["upper_arm.L"] == "upper_arm.L" and bone_map["hips"] == "spine"
-    scene.mocap.rig_preset = "JSON"
-    scene.mocap.bone_map_path = str(path)
+    scene.video_mocap.rig_preset = "JSON"
+    scene.video_mocap.bone_map_path = str(path)
     before = len(bpy.data.actions)
-    assert bpy.ops.mocap.apply() == {"FINISHED"}
+    assert bpy.ops.video_mocap.apply() == {"FINISHED"}
     assert len(bpy.data.actions) == before + 1  # a second take: a second Action
-    scene.mocap.rig_preset = "AUTO"
+    scene.video_mocap.rig_preset = "AUTO"

@@ -83,11 +83,15 @@ def test_round_trip_onto_each_preset(source, preset, arm_pose, scale, seed):
     posed = posed_matrices(target, FRAMES)
     dirs = np.array([angle_between(posed[result.bone_map[r]][:, :3, 1], src_posed[src_map[r]][:, :3, 1])
                      for r in LIMBS])
-    assert dirs.mean() < 0.5 and dirs.max() < 2.0, (dirs.mean(), dirs.max())
+    # Measured (float32 in Blender): mean ~2e-5°, max ~8e-5°.
+    assert dirs.mean() < 2e-4 and dirs.max() < 1e-3, (dirs.mean(), dirs.max())
     seen = part_frames(posed_landmarks(read_rest_pose(target), result.bone_map, posed))
     want = part_frames(P)
     twist = np.array([rotation_angle(np.swapaxes(want[r], -1, -2) @ seen[r]) for r in POSED_ROLES])
-    assert twist.mean() < 0.5 and twist.max() < 2.0, str({r: round(float(twist[i].max()), 3) for i, r in enumerate(POSED_ROLES)})
+    # Measured: limbs and head max ~1.5e-4°, hips/chest ~7e-4°, the neck's frame 0.073° (see test_solver).
+    worst = {r: float(twist[i].max()) for i, r in enumerate(POSED_ROLES)}
+    assert max(v for r, v in worst.items() if r != "neck") < 3e-3 and worst["neck"] < 0.2, worst
+    assert twist.mean() < 0.01, twist.mean()
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +131,7 @@ def test_rigify_generated_rig_follows_through_its_fk_controls(source, rigify_ble
     posed = posed_matrices(rig, FRAMES)
     dirs = np.array([angle_between(posed["ORG-" + src_map[r]][:, :3, 1], src_posed[src_map[r]][:, :3, 1])
                      for r in LIMBS])
-    assert dirs.mean() < 0.5 and dirs.max() < 2.0, (dirs.mean(), dirs.max())
+    assert dirs.mean() < 2e-4 and dirs.max() < 1e-3, (dirs.mean(), dirs.max())  # measured 1.4e-5°, 4e-5°
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))

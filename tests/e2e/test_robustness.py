@@ -203,31 +203,41 @@ def scene():
 @pytest.mark.parametrize("case,message", [("missing", "Video not found"), ("dir", "is a folder"),
                                           ("image", "PNG image"), ("noperson", "No person was found")])
 def test_capture_operator_reports_bad_videos(scene, clips, case, message):
-    scene.mocap.video_path = str(clips[case])
-    scene.mocap.track_path = "/previous/take.npz"
+    scene.video_mocap.video_path = str(clips[case])
+    scene.video_mocap.track_path = "/previous/take.npz"
     with pytest.raises(RuntimeError, match=message):
-        bpy.ops.mocap.capture()
-    assert scene.mocap.track_path == "/previous/take.npz" and not scene.mocap.is_capturing
+        bpy.ops.video_mocap.capture()
+    assert scene.video_mocap.track_path == "/previous/take.npz" and not scene.video_mocap.is_capturing
 
 
 @pytest.mark.parametrize("case,message", [("text", "Cannot open"), ("empty", "is empty"), ("audio", "Cannot open"),
                                           ("zero", "Cannot open")])
 def test_capture_operator_reports_unreadable_files(scene, clips, case, message):
-    scene.mocap.video_path = str(clips[case])
+    scene.video_mocap.video_path = str(clips[case])
     with pytest.raises(RuntimeError, match=message):
-        bpy.ops.mocap.capture()
-    assert len(scene.mocap.takes) == 0
+        bpy.ops.video_mocap.capture()
+    assert len(scene.video_mocap.takes) == 0
 
 
 @pytest.mark.parametrize("case", ["truncated", "short", "rotated", "vfr", "leave", "two"])
-def test_capture_operator_handles_odd_videos(scene, clips, case):
+def test_capture_operator_handles_odd_videos(scene, clips, case, capfd):
     """The odd-but-valid videos through the panel's operators: a take, applied, with the same
     warnings the headless command gives (the video stopped early / nobody in some frames)."""
     from video_mocap.blender.armature import add_metarig
 
-    scene.mocap.video_path = str(clips[case])
-    assert bpy.ops.mocap.capture() == {"FINISHED"}
-    take = scene.mocap.takes[0]
+    scene.video_mocap.video_path = str(clips[case])
+    capfd.readouterr()
+    assert bpy.ops.video_mocap.capture() == {"FINISHED"}
+    # In background mode Blender prints each operator report as 'Warning: …' / 'Info: …'.
+    printed = "".join(capfd.readouterr())
+    warnings = [line for line in printed.splitlines() if line.startswith("Warning:")]
+    expected = {"truncated": "the video stopped decoding at frame", "leave": "no person in",
+                "two": "2 people in view; one person was tracked"}
+    if case in expected:
+        assert any(expected[case] in line for line in warnings), printed
+    if case in ("short", "rotated"):
+        assert not warnings, warnings
+    take = scene.video_mocap.takes[0]
     track = PoseTrack.load(bpy.path.abspath(take.path))
     assert take.frames == len(track) > 0
     if case == "truncated":
@@ -235,15 +245,18 @@ def test_capture_operator_handles_odd_videos(scene, clips, case):
     if case == "leave":
         assert take.detected < 1.0
     add_metarig(bpy.context)
-    assert bpy.ops.mocap.apply() == {"FINISHED"}
+    assert bpy.ops.video_mocap.apply() == {"FINISHED"}
 
 
 def test_capture_cannot_run_twice(scene, clips):
-    scene.mocap.video_path = str(clips["short"])
-    scene.mocap.is_capturing = True
-    assert not bpy.ops.mocap.capture.poll()
-    scene.mocap.is_capturing = False
-    assert bpy.ops.mocap.capture.poll()
+    from video_mocap.blender import jobs
+    from video_mocap.capture.job import CaptureJob, CaptureRequest
+
+    scene.video_mocap.video_path = str(clips["short"])
+    jobs.begin(scene, CaptureJob(CaptureRequest(str(clips["short"]))))  # running (in the registry, not the scene)
+    assert scene.video_mocap.is_capturing and not bpy.ops.video_mocap.capture.poll()
+    jobs.end(scene, "")
+    assert bpy.ops.video_mocap.capture.poll()
 
 
 def test_cancel_half_way_keeps_nothing_unless_asked(clips, tmp_path):
@@ -272,31 +285,31 @@ def _metarig_with_take(scene, short_track):
     from video_mocap.blender.armature import add_metarig
 
     rig = add_metarig(bpy.context)
-    scene.mocap.track_path = str(short_track)
+    scene.video_mocap.track_path = str(short_track)
     return rig
 
 
 def test_apply_operator_refuses_bad_targets(scene, short_track, tmp_path):
     rig = _metarig_with_take(scene, short_track)
     bpy.ops.mesh.primitive_cube_add()
-    assert not bpy.ops.mocap.apply.poll()  # a mesh is active
+    assert not bpy.ops.video_mocap.apply.poll()  # a mesh is active
     bpy.ops.object.armature_add()  # a one-bone armature: no humanoid bones
     with pytest.raises(RuntimeError, match="No humanoid bones"):
-        bpy.ops.mocap.apply()
+        bpy.ops.video_mocap.apply()
     stick = bpy.context.active_object
     assert stick.animation_data is None or stick.animation_data.action is None
     bpy.context.view_layer.objects.active = rig
     bpy.ops.object.mode_set(mode="EDIT")
-    assert not bpy.ops.mocap.apply.poll()
+    assert not bpy.ops.video_mocap.apply.poll()
     from video_mocap.blender.apply import apply_track
     from video_mocap.retarget.rig import RigError
     with pytest.raises(RigError, match="Edit Mode"):
         apply_track(bpy.context, rig, PoseTrack.load(short_track))
     bpy.ops.object.mode_set(mode="OBJECT")
-    scene.mocap.track_path = str(tmp_path / "corrupt.npz")
+    scene.video_mocap.track_path = str(tmp_path / "corrupt.npz")
     (tmp_path / "corrupt.npz").write_bytes(b"garbage")
     with pytest.raises(RuntimeError, match="corrupt.npz"):
-        bpy.ops.mocap.apply()
+        bpy.ops.video_mocap.apply()
 
 
 def test_locked_and_constrained_bones_still_apply(scene, short_track):
@@ -305,7 +318,7 @@ def test_locked_and_constrained_bones_still_apply(scene, short_track):
     rig.pose.bones["forearm.L"].lock_rotation_w = True
     c = rig.pose.bones["hand.R"].constraints.new("LIMIT_ROTATION")
     c.use_limit_x = True
-    assert bpy.ops.mocap.apply() == {"FINISHED"}
+    assert bpy.ops.video_mocap.apply() == {"FINISHED"}
     assert rig.pose.bones["hand.R"].constraints[0] == c  # the user's constraint is kept
 
 
@@ -313,12 +326,14 @@ def test_apply_twice_gives_two_actions_and_keeps_the_first(scene, short_track):
     from video_mocap.blender.action import action_fcurves
 
     rig = _metarig_with_take(scene, short_track)
-    assert bpy.ops.mocap.apply() == {"FINISHED"}
+    assert bpy.ops.video_mocap.apply() == {"FINISHED"}
     first = rig.animation_data.action
     keys = [tuple(k.co) for fc in action_fcurves(first, rig) for k in fc.keyframe_points]
-    assert bpy.ops.mocap.apply() == {"FINISHED"}
+    assert bpy.ops.video_mocap.apply() == {"FINISHED"}
     second = rig.animation_data.action
-    assert second != first and first.name in bpy.data.actions and first.use_fake_user
+    # the first action is kept, unmodified (no fake user forced on it): the new one refers to it
+    assert second != first and first.name in bpy.data.actions and not first.use_fake_user
+    assert second["video_mocap_previous_action"] == first and first.users >= 1
     assert [tuple(k.co) for fc in action_fcurves(first, rig) for k in fc.keyframe_points] == keys
 
 
@@ -341,7 +356,7 @@ def test_linked_armature_cannot_be_keyed(scene, short_track, tmp_path):
 
 def test_export_to_an_unwritable_path_is_reported(scene, short_track):
     rig = _metarig_with_take(scene, short_track)
-    assert bpy.ops.mocap.apply() == {"FINISHED"}
+    assert bpy.ops.video_mocap.apply() == {"FINISHED"}
     bpy.context.view_layer.objects.active = rig
     with pytest.raises(RuntimeError, match="Cannot write"):
-        bpy.ops.mocap.export_fbx(filepath="/dev/null/take.fbx")
+        bpy.ops.video_mocap.export_fbx(filepath="/dev/null/take.fbx")

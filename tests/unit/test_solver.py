@@ -61,17 +61,21 @@ def test_round_trip_onto_a_different_rig(source_pose, target_pose, scale):
     got = world_directions(target, solution.rotations, frames)
     limb_roles = [r for r in POSED if r not in ("hips", "chest", "neck", "head")]
     errors = np.array([angle_between(got[BONE_MAP[r]], want[BONE_MAP[r]]) for r in limb_roles])
-    assert errors.mean() < 0.5 and errors.max() < 2.0, (errors.mean(), errors.max())
+    # Measured: mean ~1.5e-8°, max ~1.2e-6° (arccos's rounding floor); bounds keep a wide margin.
+    assert errors.mean() < 1e-4 and errors.max() < 1e-3, (errors.mean(), errors.max())
     # Twist and torso: the part frames read off the solved target match the source's.
     P_target = landmarks_from_pose(target, solution.rotations, frames)
     src, dst = part_frames(P), part_frames(P_target)
     twist = {r: rotation_angle(np.swapaxes(src[r], -1, -2) @ dst[r]) for r in POSED}
     limbs = np.array([twist[r] for r in limb_roles])
-    assert limbs.mean() < 0.5 and limbs.max() < 2.0, (limbs.mean(), limbs.max())
+    assert limbs.mean() < 1e-4 and limbs.max() < 1e-3, (limbs.mean(), limbs.max())  # measured 5e-7°, 1.3e-5°
     # The torso's visible frames (hip line, shoulder line, torso and neck axes, head), whatever the
     # spine's bone count or curve (the curve itself is not in the landmarks).
-    torso = np.array([twist[r] for r in ("hips", "chest", "neck", "head")])
-    assert torso.mean() < 0.5 and torso.max() < 2.0, {r: twist[r].max() for r in ("hips", "chest", "neck", "head")}
+    # Exact for hips, chest and head (measured max 8e-5°: the spine's iterative alignment). The neck's
+    # frame (mid-shoulder → mid-ear line) is not exact across proportions: measured mean 0.51°, max 0.95°.
+    torso = np.array([twist[r] for r in ("hips", "chest", "head")])
+    assert torso.max() < 1e-3, {r: twist[r].max() for r in ("hips", "chest", "head")}
+    assert twist["neck"].mean() < 0.6 and twist["neck"].max() < 1.2, (twist["neck"].mean(), twist["neck"].max())
 
 
 def test_person_left_drives_rig_left():

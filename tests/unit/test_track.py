@@ -1,5 +1,6 @@
 """PoseTrack and its landmark cache (.npz): exact keys, round trip, atomic writes, clear errors."""
 import os
+import re
 
 import numpy as np
 import pytest
@@ -73,3 +74,50 @@ def test_missing_cache_and_bad_shapes(tmp_path):
 def test_sliced_keeps_video_frame_numbers():
     t = make_track(6).sliced(2, 5)
     assert len(t) == 3 and t.first_frame == 9
+
+
+def _numbered(frames=10, first_frame=0):
+    t = PoseTrack.empty(frames, 30.0, (640, 360), "/videos/clip.mp4", "full", first_frame=first_frame)
+    t.timestamps_ms[:] = np.arange(first_frame, first_frame + frames)  # row → its video frame number
+    return t
+
+
+@pytest.mark.parametrize("first_frame,start,stop,want", [
+    (0, 0, 4, [0, 1, 2, 3]),         # 0 is frame 0, not "unset"
+    (0, None, 3, [0, 1, 2]),
+    (0, 7, None, [7, 8, 9]),
+    (0, None, None, list(range(10))),
+    (0, 8, 50, [8, 9]),              # an end past the cache is clamped, like a video's
+    (5, 5, 7, [5, 6]),               # video frame numbers, not rows
+    (5, 12, None, [12, 13, 14]),
+    (5, None, 6, [5]),
+    (5, 14, 15, [14]),
+])
+def test_video_range_slices_by_video_frame_numbers(first_frame, start, stop, want):
+    t = _numbered(10, first_frame).video_range(start, stop)
+    assert t.timestamps_ms.tolist() == want and len(t) == len(want)
+    assert t.first_frame == want[0]
+
+
+@pytest.mark.parametrize("first_frame,start,stop,message", [
+    (0, 10, None, re.escape("Frame range starts at 10 but the landmark cache of clip.mp4 has only 10 frames "
+                            "(0..9). Choose a start from 0 to 9.")),
+    (0, 25, 30, "Frame range starts at 25 but .* has only 10 frames \\(0..9\\)"),
+    (5, 0, 8, "Frame range starts at 0 but .* has only 10 frames \\(5..14\\). Choose a start from 5 to 14."),
+    (5, 3, None, "Frame range starts at 3 but"),
+    (5, None, 5, "Frame range ends at 5 but .* \\(5..14\\). Choose an end above 5."),
+    (5, None, 2, "Frame range ends at 2 but"),
+    (0, 4, 4, "Frame range 4:4 is empty"),
+    (0, 6, 2, "Frame range 6:2 is empty"),
+    (0, -1, None, "must be a whole number"),
+])
+def test_video_range_outside_the_cache_is_a_clear_error(first_frame, start, stop, message):
+    with pytest.raises(TrackError, match=message):
+        _numbered(10, first_frame).video_range(start, stop)
+
+
+def test_video_range_names_the_cache_and_handles_an_empty_one():
+    with pytest.raises(TrackError, match="starts at 3 but cam.npz has only 2 frames"):
+        _numbered(2).video_range(3, None, name="cam.npz")
+    with pytest.raises(TrackError, match="has no frames"):
+        _numbered(0).video_range(None, None)

@@ -1,0 +1,75 @@
+"""Export errors and side effects (issue 19 #2, #8): checking a path creates nothing, folders are made
+only when writing, and a failing Blender exporter is an ExportError naming the file."""
+import os
+
+import pytest
+
+from video_mocap.capture.errors import ExportError
+
+bpy = pytest.importorskip("bpy")
+
+from video_mocap.blender.export import check_writable, export_bvh, export_fbx  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def rig():
+    from mathutils import Vector
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    data = bpy.data.armatures.new("exp")
+    obj = bpy.data.objects.new("exp", data)
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    root = data.edit_bones.new("root")
+    root.head, root.tail = Vector((0, 0, 0)), Vector((0, 0, 1))
+    child = data.edit_bones.new("child")
+    child.head, child.tail, child.parent = Vector((0, 0, 1)), Vector((0, 0, 2)), root
+    bpy.ops.object.mode_set(mode="OBJECT")
+    for frame, w in ((1, 1.0), (5, 0.7)):
+        obj.pose.bones["child"].rotation_quaternion = (w, (1 - w * w) ** 0.5, 0, 0)
+        obj.pose.bones["child"].keyframe_insert("rotation_quaternion", frame=frame)
+    bpy.context.scene.frame_start, bpy.context.scene.frame_end = 1, 5
+    return obj
+
+
+def test_check_writable_creates_nothing(tmp_path):
+    target = tmp_path / "a" / "b" / "take.fbx"
+    check_writable(str(target))
+    assert not (tmp_path / "a").exists()  # the check only looks
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ExportError, match="is a file, not a folder"):
+        check_writable(str(tmp_path / "file" / "sub" / "take.fbx"))
+    assert (tmp_path / "file").read_text() == "x"
+    with pytest.raises(ExportError, match="it is a folder"):
+        check_writable(str(tmp_path))
+
+
+@pytest.mark.parametrize("kind", ["fbx", "bvh"])
+def test_export_makes_missing_folders_when_writing(rig, tmp_path, kind):
+    path = tmp_path / "new" / "deeper" / f"take.{kind}"
+    if kind == "fbx":
+        assert export_fbx(bpy.context, rig, str(path)) == str(path)
+    else:
+        assert export_bvh(bpy.context, rig, str(path), 1, 5) == str(path)
+    assert path.stat().st_size > 0
+
+
+def test_unwritable_folder_is_an_export_error_and_nothing_is_created(rig, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ExportError, match="Cannot write"):
+        export_fbx(bpy.context, rig, str(tmp_path / "file" / "out" / "take.fbx"))
+    assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+@pytest.mark.parametrize("kind", ["fbx", "bvh"])
+def test_a_failing_blender_exporter_is_an_export_error_with_the_path(rig, tmp_path, kind):
+    # A name longer than the file system allows: the folder is fine, Blender's exporter itself fails
+    # (it raises RuntimeError with its traceback).
+    path = str(tmp_path / ("x" * 300 + f".{kind}"))
+    with pytest.raises(ExportError, match=f"{kind.upper()} export to .*{'x' * 50}.* failed") as info:
+        if kind == "fbx":
+            export_fbx(bpy.context, rig, path)
+        else:
+            export_bvh(bpy.context, rig, path, 1, 5)
+    assert "Traceback" not in str(info.value)
