@@ -6,11 +6,12 @@ BUILD_VENV := .venv-build
 LTS_BPY := 4.2.23
 LTS_VENV := .venv-lts
 BPY := $(BUILD_VENV)/bin/python
-MODELS := models/pose_landmarker_lite.task models/pose_landmarker_full.task models/pose_landmarker_heavy.task
+MODELS := models/pose_landmarker_lite.task models/pose_landmarker_full.task models/pose_landmarker_heavy.task \
+	models/hand_landmarker.task
 SAMPLE := samples/cam01.mp4
 export BLENDER_USER_RESOURCES ?= $(CURDIR)/.cache/blender-user
 
-.PHONY: demo test venv models sample clean
+.PHONY: demo test unit lint venv models sample clean
 
 demo: venv models sample
 	$(VPY) cli.py $(SAMPLE) --model full --landmarks out/demo_landmarks.npz \
@@ -21,6 +22,13 @@ test: venv models sample $(LTS_VENV)/.done dist .cache/venv-clean/.done .cache/v
 	$(VPY) -m pytest -q tests
 	@echo "--- the Blender integration subset again on Blender $(LTS_BPY) (LTS) ---"
 	$(LTS_VENV)/bin/python -m pytest -q tests/blender/test_blender.py tests/e2e/test_cli.py
+
+# The fast tier alone: no bpy, no models, seconds (tests/unit). Then `make lint`.
+unit: venv
+	$(VPY) -m pytest -q tests/unit
+
+lint: venv
+	$(VPY) -m ruff check .
 
 # The oldest supported Blender (4.2 LTS: legacy Action API) for the integration subset.
 $(LTS_VENV)/.done: requirements.txt

@@ -64,6 +64,9 @@ def build_parser(prog: str = "cli.py", description: str | None = None) -> argpar
     ap = argparse.ArgumentParser(prog=prog, description=description or __doc__.split("\n\n")[0])
     ap.add_argument("--model", default="full", help=f"one of {', '.join(VARIANTS)} (default full)")
     ap.add_argument("--model-file", help="a pose_landmarker .task file to use instead of the built one")
+    ap.add_argument("--hands", action="store_true",
+                    help="capture both hands and key the fingers (about half the capture speed, so off by default)")
+    ap.add_argument("--hand-model-file", help="a hand_landmarker .task file to use instead of the built one")
     ap.add_argument("--armature", help="target armature: FILE.blend:OBJECT (default: a new Rigify metarig)")
     ap.add_argument("--rig", default=None,
                     help=f"bone-name preset of the target: auto, {', '.join(PRESETS)}, or {GENERIC} (guessed "

@@ -33,6 +33,8 @@ class Options:
     model_file: str | None = None       # a user .task file (wins over the built one)
     frames: tuple[int | None, int | None] = (None, None)  # video frames [start, stop)
     workers: int = 1                    # capture worker processes (0: usable cores)
+    hands: bool = False                 # capture both hands too (about half the frame rate: off by default)
+    hand_model_file: str | None = None  # a user hand_landmarker.task (wins over the built one)
     keep_partial: bool = False          # on cancel, keep the frames captured so far
     fix_sides: bool = True              # undo the detector's left/right flips
     fusion: bool = True                 # image-plane fusion (camera rays + model depth, constant bones)
@@ -60,7 +62,8 @@ class Options:
 
         rig = args.bone_map or args.rig or "auto"
         return cls(model=args.model, model_file=args.model_file, frames=parse_frame_range(args.frames),
-                   workers=args.workers, fix_sides=not args.keep_flips, fusion=not args.no_fusion,
+                   workers=args.workers, hands=getattr(args, "hands", False),
+                   hand_model_file=getattr(args, "hand_model_file", None), fix_sides=not args.keep_flips, fusion=not args.no_fusion,
                    smoothing=args.smooth, smooth_hz=args.smooth_hz, root_mode=args.root,
                    foot_lock=not args.no_foot_lock, fov_deg=args.fov, focal_mm=args.focal_mm, rig=rig)
 
@@ -123,7 +126,7 @@ def capture_request(video: str, options: Options, cache_path: str | None = None)
     start, stop = options.frames
     return CaptureRequest(video=video, model=options.model, model_path=options.model_file, start=start,
                           stop=stop, cache_path=cache_path, keep_partial=options.keep_partial,
-                          workers=options.workers)
+                          workers=options.workers, hands=options.hands, hand_model_path=options.hand_model_file)
 
 
 def start_capture(video: str, options: Options, cache_path: str | None = None) -> CaptureJob:

@@ -25,6 +25,8 @@ class CaptureRequest:
     keep_partial: bool = False         # on cancel, keep (and save) what was captured
     workers: int = 1                   # worker processes (1: in this process; 0: usable cores)
     min_frames_per_worker: int | None = None  # None: capture.parallel's default
+    hands: bool = False                # both hands every frame too (the track's hand arrays)
+    hand_model_path: str | None = None  # a hand_landmarker .task; None: the bundled one
 
 
 @dataclass
@@ -104,7 +106,7 @@ class CaptureJob:
             # One frame loop for every front end: capture_parallel is capture_video with one worker.
             track = capture_parallel(r.video, r.model, r.model_path, r.start, r.stop, workers=r.workers or None,
                                      progress=self._progress, should_cancel=self._cancelled,
-                                     keep_partial=r.keep_partial,
+                                     keep_partial=r.keep_partial, hands=r.hands, hand_model_path=r.hand_model_path,
                                      **({"min_frames_per_worker": r.min_frames_per_worker}
                                         if r.min_frames_per_worker else {}))
             if r.cache_path:

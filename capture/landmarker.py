@@ -9,7 +9,8 @@ from typing import Callable
 import numpy as np
 
 from .errors import Cancelled, CaptureError, ModelError, NoPersonError, VideoError
-from .models import DEFAULT_VARIANT, resolve_model
+from .hands import HandTracker
+from .models import DEFAULT_VARIANT, resolve_hand_model, resolve_model
 from .native_log import quiet_native_logs, set_verbose  # noqa: F401  (set_verbose: for the front ends)
 from .track import PoseTrack
 from .video import VideoSource
@@ -132,7 +133,8 @@ class Landmarker:
 def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, start: int | None = None,
                   stop: int | None = None, progress: ProgressFn | None = None,
                   should_cancel: Callable[[], bool] | None = None, keep_partial: bool = False,
-                  require_person: bool = True, people_check_every: int = 60) -> PoseTrack:
+                  require_person: bool = True, people_check_every: int = 60, hands: bool = False,
+                  hand_model_path=None) -> PoseTrack:
     """Detect the person in video frames [start, stop) and return the track.
 
     Frames are streamed: only the landmark arrays grow with the clip length. If `should_cancel`
@@ -140,17 +142,20 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
     One person is tracked; every `people_check_every` frames a second landmarker counts the people
     in view, and track.extra says how many were seen ('people_max') and whether the tracked person
     seems to change ('identity_jumps': frames where the body jumps across the image).
+    hands: also both hands every frame (capture/hands.py; the track's hand arrays), with the bundled
+    hand_landmarker.task or `hand_model_path`; track.extra['hands'] counts crops, hands found, rejected.
     """
     from .prefetch import FramePrefetch, core_pair, open_video, pinned  # speed: see capture/prefetch.py
 
     task = resolve_model(model, model_path)
+    hand_task = resolve_hand_model(hand_model_path) if hands else None
     with open_video(video_path) as video:
         info = video.info
         first, last = video.resolve_range(start, stop)
         total = max(last - first, 0) if last else 0
         track = PoseTrack.empty(total, info.fps, (info.width, info.height), info.path,
                                 Path(task).stem.replace("pose_landmarker_", "") if model_path is None
-                                else str(task), first)
+                                else str(task), first, hands=hands)
         done = 0
         stopped_early = False
         t0 = time.perf_counter()
@@ -161,6 +166,7 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
             counter = stack.enter_context(Landmarker(task, num_poses=2, video=False)) if people_check_every else None
             stack.enter_context(pinned(cores[0] if cores else None))
             landmarker = stack.enter_context(Landmarker(task))
+            hand_tracker = stack.enter_context(HandTracker(hand_task)) if hands else None
 
             def count_people(index, rgb):  # in the decoding thread, beside the landmarker (see FramePrefetch)
                 if counter is not None and (index - first) % people_check_every == 0:
@@ -183,10 +189,15 @@ def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, sta
                     (track.world_landmarks[row], track.image_landmarks[row],
                      track.visibility[row], track.presence[row]) = found
                     track.detected[row] = True
+                if hand_tracker is not None:
+                    (track.hand_world_landmarks[row], track.hand_image_landmarks[row],
+                     track.hand_presence[row]) = hand_tracker.detect(frame, ts, found)
                 done = row + 1
                 if progress is not None:
                     elapsed = time.perf_counter() - t0
                     progress(done, max(total, done), done / elapsed if elapsed > 0 else 0.0)
+    if hands:
+        track.extra["hands"] = {**hand_tracker.stats, "model": str(hand_task)}
     track = cut_track(track, done, total, first, last, info.path, stopped_early, keep_partial)
     return finish_track(track, done, info.path, stopped_early, people_seen, require_person)
 
@@ -256,8 +267,10 @@ def _frame_time_ms(container_ms: float, index: int, fps: float, previous: int) -
 
 
 def _grow(track: PoseTrack, frames: int) -> PoseTrack:
-    bigger = PoseTrack.empty(frames, track.fps, track.frame_size, track.source, track.model, track.first_frame)
+    bigger = PoseTrack.empty(frames, track.fps, track.frame_size, track.source, track.model, track.first_frame,
+                             hands=track.has_hands)
     n = len(track)
-    for key in ("world_landmarks", "image_landmarks", "visibility", "presence", "detected", "timestamps_ms"):
+    for key in ("world_landmarks", "image_landmarks", "visibility", "presence", "detected", "timestamps_ms",
+                *track.hand_arrays()):
         getattr(bigger, key)[:n] = getattr(track, key)
     return bigger

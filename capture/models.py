@@ -15,6 +15,8 @@ HINTS = {
     "heavy": "most accurate, about 3x slower than full",
 }
 BUNDLE_MEMBERS = ("pose_detector.tflite", "pose_landmarks_detector.tflite")
+HAND_MODEL = "hand_landmarker.task"
+HAND_BUNDLE_MEMBERS = ("hand_detector.tflite", "hand_landmarks_detector.tflite")
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -31,7 +33,7 @@ def search_dirs() -> list[Path]:
     return dirs
 
 
-def check_task_file(path: Path) -> Path:
+def check_task_file(path: Path, members=BUNDLE_MEMBERS, kind: str = "pose_landmarker") -> Path:
     if not path.is_file():
         raise ModelError(f"Model file not found: {path}. Choose an existing .task file or run 'make models'.")
     try:
@@ -39,11 +41,11 @@ def check_task_file(path: Path) -> Path:
             names = set(zf.namelist())
     except (zipfile.BadZipFile, OSError) as exc:
         raise ModelError(f"Model file {path} is not a MediaPipe .task bundle ({exc}). "
-                         f"Choose a pose_landmarker .task file or rebuild with 'make models'.") from None
-    missing = [m for m in BUNDLE_MEMBERS if m not in names]
+                         f"Choose a {kind} .task file or rebuild with 'make models'.") from None
+    missing = [m for m in members if m not in names]
     if missing:
-        raise ModelError(f"Model file {path} is not a pose landmarker bundle (missing {', '.join(missing)}). "
-                         f"Choose a pose_landmarker .task file.")
+        raise ModelError(f"Model file {path} is not a {kind.replace('_', ' ')} bundle (missing {', '.join(missing)}). "
+                         f"Choose a {kind} .task file.")
     return path
 
 
@@ -60,3 +62,16 @@ def resolve_model(variant: str = DEFAULT_VARIANT, override: str | os.PathLike | 
     where = ", ".join(str(d) for d in search_dirs())
     raise ModelError(f"Model file {model_filename(variant)} not found (looked in {where}). "
                      f"Run 'make models' or choose a .task file.")
+
+
+def resolve_hand_model(override: str | os.PathLike | None = None) -> Path:
+    """The hand landmarker `.task` to load: a user-chosen file wins, else the bundled/built one."""
+    if override:
+        return check_task_file(Path(override).expanduser(), HAND_BUNDLE_MEMBERS, "hand_landmarker")
+    for folder in search_dirs():
+        candidate = folder / HAND_MODEL
+        if candidate.exists():
+            return check_task_file(candidate, HAND_BUNDLE_MEMBERS, "hand_landmarker")
+    where = ", ".join(str(d) for d in search_dirs())
+    raise ModelError(f"Model file {HAND_MODEL} not found (looked in {where}). "
+                     f"Run 'make models' or choose a hand_landmarker .task file.")

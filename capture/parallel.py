@@ -42,7 +42,7 @@ import numpy as np
 from . import errors
 from .errors import CaptureError
 from .landmarker import ProgressFn, capture_video, cut_track, finish_track
-from .models import DEFAULT_VARIANT, resolve_model
+from .models import DEFAULT_VARIANT, resolve_hand_model, resolve_model
 from .segment import _place
 from .track import PoseTrack
 from .video import VideoSource
@@ -144,7 +144,8 @@ def capture_parallel(video_path, model: str = DEFAULT_VARIANT, model_path=None, 
                      should_cancel: Callable[[], bool] | None = None, keep_partial: bool = False,
                      overlap: int | None = None, require_person: bool = True, people_check_every: int = 60,
                      min_frames_per_worker: int = MIN_FRAMES_PER_WORKER, prefetch: bool = True,
-                     seek_beyond: int | None = SEEK_BEYOND, isolate: bool = False) -> PoseTrack:
+                     seek_beyond: int | None = SEEK_BEYOND, isolate: bool = False, hands: bool = False,
+                     hand_model_path=None) -> PoseTrack:
     """`capture_video` with the frame range split over `workers` processes (default: usable cores).
 
     Same result contract as `capture_video` (frames, first_frame, timestamps, errors, cancel and
@@ -164,9 +165,13 @@ def capture_parallel(video_path, model: str = DEFAULT_VARIANT, model_path=None, 
     warm-up frames of worker k (container time and a pixel fingerprint) must be the last frames of
     worker k-1. If one is not (a variable frame rate video), the segments from there on are captured
     again, decoding from the start.
+
+    hands: both hands every frame too (capture/hands.py), with the bundled hand_landmarker.task or
+    `hand_model_path`; each worker tracks the hands of its segment (after the same warm-up).
     """
     workers = usable_cores() if workers is None else max(1, int(workers))
     task = resolve_model(model, model_path)
+    hand_task = resolve_hand_model(hand_model_path) if hands else None
     with VideoSource(video_path) as video:
         info = video.info
         first, last = video.resolve_range(start, stop)
@@ -177,21 +182,23 @@ def capture_parallel(video_path, model: str = DEFAULT_VARIANT, model_path=None, 
     if (workers <= 1 and not isolate) or last is None:
         track = capture_video(video_path, model, model_path, start, stop, progress=progress,
                               should_cancel=should_cancel, keep_partial=keep_partial,
-                              require_person=require_person, people_check_every=people_check_every)
+                              require_person=require_person, people_check_every=people_check_every,
+                              hands=hands, hand_model_path=hand_model_path)
         track.extra["workers"] = 1
         return track
 
     model_name = Path(task).stem.replace("pose_landmarker_", "") if model_path is None else str(task)
-    track = PoseTrack.empty(total, info.fps, (info.width, info.height), info.path, model_name, first)
+    track = PoseTrack.empty(total, info.fps, (info.width, info.height), info.path, model_name, first,
+                            hands=hands)
     started = time.perf_counter()
     run = _ParallelRun(info.path, task, first, first, last, workers, overlap, people_check_every, prefetch,
-                       seek_beyond=seek_beyond if overlap > 0 else None)
+                       seek_beyond=seek_beyond if overlap > 0 else None, hand_task=hand_task)
     run.execute(track, progress, should_cancel, started)
     redo_from = run.first_unverified()
     if redo_from is not None and not run.cancel_requested:
         warm, begin, _ = run.plan[redo_from]
         redo = _ParallelRun(info.path, task, first, begin, last, workers - redo_from, overlap, people_check_every,
-                            prefetch, seek_beyond=None, warm0=warm)
+                            prefetch, seek_beyond=None, warm0=warm, hand_task=hand_task)
         redo.execute(track, progress, should_cancel, started, done_offset=sum(run.received[:redo_from]))
         run.merge(redo, redo_from)
 
@@ -204,6 +211,11 @@ def capture_parallel(video_path, model: str = DEFAULT_VARIANT, model_path=None, 
     track.timestamps_ms[:] = np.maximum.accumulate(track.timestamps_ms - rows) + rows
     track.extra["workers"] = workers
     track.extra["parallel"] = {**run.stats(), "wall_s": time.perf_counter() - started, "redone_from": redo_from}
+    if hands:
+        counts = [run.info[k].get("hands", {}) for k in sorted(run.info)]
+        track.extra["hands"] = {**{key: sum(c.get(key, 0) for c in counts) for key in ("crops", "found", "rejected",
+                                                                                       "full_frame")},
+                                "model": str(hand_task)}
     track = finish_track(track, done, info.path, stopped_early, run.people(), require_person)
     return track
 
@@ -215,10 +227,12 @@ class _ParallelRun:
     warms up from warm0 (default: no warm-up)."""
 
     def __init__(self, video: str, task, track_first: int, first: int, last: int, workers: int, overlap: int,
-                 people_check_every: int, prefetch: bool, seek_beyond: int | None, warm0: int | None = None):
+                 people_check_every: int, prefetch: bool, seek_beyond: int | None, warm0: int | None = None,
+                 hand_task=None):
         self.video, self.task, self.track_first, self.first, self.last = video, str(task), track_first, first, last
         self.n, self.overlap, self.people_check_every, self.prefetch = workers, overlap, people_check_every, prefetch
         self.seek_beyond, self.warm0 = seek_beyond, first if warm0 is None else warm0
+        self.hand_task = None if hand_task is None else str(hand_task)
         self.lower = equal_split(first, last, workers)
         self.plan: list[tuple[int, int, int]] | None = None
         self.skip_ratio: float | None = None
@@ -270,7 +284,8 @@ class _ParallelRun:
                            "limit": self.last, "provisional": self._provisional(k),
                            "people_check_every": self.people_check_every, "measure_rate": k == 0,
                            "prefetch": self.prefetch, "seek_beyond": self.seek_beyond if k else None,
-                           "tail": self.overlap if k < self.n - 1 else 0, "alone": self.n == 1}
+                           "tail": self.overlap if k < self.n - 1 else 0, "alone": self.n == 1,
+                           "hand_task": self.hand_task}
                     proc = ctx.Process(target=runpy.run_path, args=(str(WORKER_SCRIPT),),
                                        kwargs={"init_globals": {"JOB": job, "CONN": child_end, "CANCEL": self.cancel},
                                                "run_name": "__mocap_worker__"},

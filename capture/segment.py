@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import CaptureError
+from .hands import HandTracker
 from .landmarker import Landmarker, _frame_time_ms, to_rgb
 from .landmarks import COUNT
 from .prefetch import FramePrefetch, core_pair, open_video, pinned
@@ -79,8 +80,11 @@ class _Rows:
     def clear(self, index0: int) -> None:
         self.index0 = index0
         self.world, self.image, self.vis, self.pres, self.detected, self.ts = [], [], [], [], [], []
+        self.hands: list = []  # per row (world (2,21,3), image (2,21,3), presence (2,)) when capturing hands
 
-    def add(self, found, raw_ts: int) -> None:
+    def add(self, found, raw_ts: int, hands=None) -> None:
+        if hands is not None:
+            self.hands.append(hands)
         self.detected.append(found is not None)
         if found is None:
             nan3 = np.full((COUNT, 3), np.nan, np.float32)
@@ -96,15 +100,20 @@ class _Rows:
         return len(self.ts)
 
     def message(self) -> tuple:
-        return ("rows", self.index0, np.stack(self.world), np.stack(self.image), np.stack(self.vis),
-                np.stack(self.pres), np.array(self.detected, bool), np.array(self.ts, np.int64))
+        """('rows', first index, world, image, visibility, presence, detected, timestamps[, hand world,
+        hand image, hand presence])"""
+        msg = ("rows", self.index0, np.stack(self.world), np.stack(self.image), np.stack(self.vis),
+               np.stack(self.pres), np.array(self.detected, bool), np.array(self.ts, np.int64))
+        if self.hands:
+            msg += tuple(np.stack(part) for part in zip(*self.hands))
+        return msg
 
 
 def run_segment(video_path, task, first: int, limit: int, provisional: Plan, people_check_every: int = 60, *,
                 send: Callable[[tuple], None], get_plan: Callable[[bool], Plan | None],
                 cancelled: Callable[[], bool] = lambda: False, measure_rate: bool = False,
                 prefetch: bool = True, chunk_rows: int = 1, chunk_seconds: float = 0.25,
-                seek_beyond: int | None = None, tail: int = 0, pin: bool = False) -> dict:
+                seek_beyond: int | None = None, tail: int = 0, pin: bool = False, hand_task=None) -> dict:
     """Capture one segment; returns a summary (the 'done' message's content).
 
     limit: no plan goes past this frame (the capture's end). provisional = (skip_to, start, stop):
@@ -118,6 +127,8 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
     message keeps progress and cancel as fine-grained as capture_video's).
     seek_beyond: seek rather than decode when more frames than this are to be skipped (None: never).
     pin: the only worker: the landmarker and the decoding thread each on a core of their own.
+    hand_task: a hand_landmarker .task: both hands every frame (warm-up frames too: tracking converges),
+    in the rows' hand arrays; the summary's 'hands' counts crops, hands found, rejected.
     The summary holds, to check a seek, (index, container ms, fingerprint) of the warm-up frames
     ('head') and of the last `tail` frames of the segment ('tail').
     """
@@ -134,6 +145,7 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
         cores = core_pair() if pin else None  # alone on the machine: as capture_video does
         stack.enter_context(pinned(cores[0] if cores else None))
         landmarker = stack.enter_context(Landmarker(Path(task)))
+        hand_tracker = stack.enter_context(HandTracker(Path(hand_task))) if hand_task else None
         info["init_s"] = time.perf_counter() - t_begin
         send(("ready", info["init_s"]))
 
@@ -199,12 +211,14 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
             raw = _frame_time_ms(container_ms, index, fps, -1)
             previous_ts = max(raw, previous_ts + 1)
             found = landmarker.detect(frame, previous_ts, rgb=True)
+            hands = (hand_tracker.detect(frame, previous_ts, found)
+                     if hand_tracker is not None else None)
             next_index = index + 1
             if index < start:
                 info["warm_rows"] += 1
                 info["head"].append((index, raw, frame_check(frame)))
             else:
-                rows.add(found, raw)
+                rows.add(found, raw, hands)
                 if tail:
                     last.append((index, raw, frame_check(frame)))
             count += 1
@@ -228,6 +242,8 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
         info["next_index"] = next_index
         info["process_s"] = time.perf_counter() - t_proc
         info["tail"] = list(last)
+        if hand_tracker is not None:
+            info["hands"] = dict(hand_tracker.stats)
     return info
 
 
@@ -241,14 +257,14 @@ def _inline(video: VideoSource, start: int, stop: int | None, on_frame):
 
 
 def capture_segment(video_path, task, warm: int, start: int, stop: int, first: int | None = None,
-                    people_check_every: int = 0, prefetch: bool = True) -> PoseTrack:
+                    people_check_every: int = 0, prefetch: bool = True, hand_task=None) -> PoseTrack:
     """In-process: frames [start, stop) after a warm-up over [warm, start) → a PoseTrack of the
     segment's own rows (timestamps as capture_video gives them when no earlier frame forces them on).
     Used to measure how many warm-up frames tracking needs, and by tests."""
     with VideoSource(video_path) as video:
         info = video.info
     track = PoseTrack.empty(stop - start, info.fps, (info.width, info.height), info.path,
-                            Path(task).stem.replace("pose_landmarker_", ""), start)
+                            Path(task).stem.replace("pose_landmarker_", ""), start, hands=bool(hand_task))
     filled = [0]
 
     def send(msg):
@@ -258,7 +274,7 @@ def capture_segment(video_path, task, warm: int, start: int, stop: int, first: i
 
     result = run_segment(video_path, task, start if first is None else first, stop, (warm, start, stop),
                          people_check_every, send=send, get_plan=lambda block: (warm, start, stop),
-                         prefetch=prefetch)
+                         prefetch=prefetch, hand_task=hand_task)
     out = track.sliced(0, filled[0])
     out.extra = {"people": result["people"], "segment": result}
     return out
@@ -266,8 +282,11 @@ def capture_segment(video_path, task, warm: int, start: int, stop: int, first: i
 
 def _place(track: PoseTrack, msg: tuple, first: int) -> int:
     """Copy a 'rows' message into the track (row = video index - first); returns the row count."""
-    _, index0, world, image, vis, pres, detected, ts = msg
+    _, index0, world, image, vis, pres, detected, ts, *hands = msg
     r0, n = index0 - first, len(ts)
+    if hands and track.has_hands:
+        track.hand_world_landmarks[r0:r0 + n], track.hand_image_landmarks[r0:r0 + n], \
+            track.hand_presence[r0:r0 + n] = hands
     track.world_landmarks[r0:r0 + n] = world
     track.image_landmarks[r0:r0 + n] = image
     track.visibility[r0:r0 + n] = vis
@@ -300,7 +319,7 @@ def worker_main(job: dict, conn, cancel_event) -> None:
                            job["people_check_every"], send=conn.send, get_plan=get_plan,
                            cancelled=cancel_event.is_set, measure_rate=job.get("measure_rate", False),
                            prefetch=job.get("prefetch", True), seek_beyond=job.get("seek_beyond"),
-                           tail=job.get("tail", 0), pin=job.get("alone", False))
+                           tail=job.get("tail", 0), pin=job.get("alone", False), hand_task=job.get("hand_task"))
         info["maxrss_mb"] = peak_rss_mb()
         info["cpu_s"] = time.process_time()
         info["pid"] = os.getpid()

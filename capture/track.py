@@ -11,8 +11,10 @@ import numpy as np
 from .errors import TrackError
 from .landmarks import COUNT
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: optional hand arrays (HAND_KEYS); version 1 caches load without hands
 ARRAY_KEYS = ("world_landmarks", "image_landmarks", "visibility", "presence", "detected", "timestamps_ms")
+HAND_KEYS = ("hand_world_landmarks", "hand_image_landmarks", "hand_presence")
+HAND_COUNT = 21  # MediaPipe's hand landmarks (capture/hands.py NAMES)
 META_KEYS = ("fps", "frame_size", "source", "model")
 
 
@@ -25,6 +27,14 @@ class PoseTrack:
     visibility, presence (T,33)
     detected (T,) bool; timestamps_ms (T,) int64, time of each frame in the source video
     first_frame: video frame index of row 0 (output frame i is video frame first_frame + i)
+
+    Hands (all three None when the capture had no hands, or the cache is older); index 0 = the
+    person's left hand, 1 = the right; MediaPipe's 21-point order; NaN where no hand was found:
+    hand_world_landmarks (T,2,21,3) metres, MediaPipe's hand world landmarks (origin: the hand's centre)
+    hand_image_landmarks (T,2,21,3) normalised like image_landmarks (z relative depth, x's scale)
+    hand_presence        (T,2) 0-1: the hand landmarker's score of the found hand (its handedness score: the
+                         Tasks API gives no presence score; a hand is kept only above its presence threshold, 0.5);
+                         NaN where no hand was found
     """
 
     world_landmarks: np.ndarray
@@ -39,14 +49,31 @@ class PoseTrack:
     model: str = ""
     first_frame: int = 0
     extra: dict = field(default_factory=dict)
+    hand_world_landmarks: np.ndarray | None = None
+    hand_image_landmarks: np.ndarray | None = None
+    hand_presence: np.ndarray | None = None
 
     @classmethod
-    def empty(cls, frames: int, fps: float, frame_size, source="", model="", first_frame=0) -> "PoseTrack":
+    def empty(cls, frames: int, fps: float, frame_size, source="", model="", first_frame=0,
+              hands: bool = False) -> "PoseTrack":
         nan3 = np.full((frames, COUNT, 3), np.nan, dtype=np.float32)
         nan1 = np.full((frames, COUNT), np.nan, dtype=np.float32)
-        return cls(nan3, nan3.copy(), nan1, nan1.copy(), np.zeros(frames, bool),
-                   np.zeros(frames, np.int64), float(fps), tuple(int(v) for v in frame_size),
-                   str(source), str(model), int(first_frame))
+        track = cls(nan3, nan3.copy(), nan1, nan1.copy(), np.zeros(frames, bool),
+                    np.zeros(frames, np.int64), float(fps), tuple(int(v) for v in frame_size),
+                    str(source), str(model), int(first_frame))
+        if hands:
+            track.hand_world_landmarks = np.full((frames, 2, HAND_COUNT, 3), np.nan, np.float32)
+            track.hand_image_landmarks = track.hand_world_landmarks.copy()
+            track.hand_presence = np.full((frames, 2), np.nan, np.float32)
+        return track
+
+    @property
+    def has_hands(self) -> bool:
+        return self.hand_world_landmarks is not None
+
+    def hand_arrays(self) -> dict:
+        """{key: array} of the hand arrays, empty when the track has none."""
+        return {key: getattr(self, key) for key in HAND_KEYS} if self.has_hands else {}
 
     def __len__(self) -> int:
         return len(self.detected)
@@ -62,6 +89,14 @@ class PoseTrack:
         for key, shape in shapes.items():
             if np.shape(getattr(self, key)) != shape:
                 raise TrackError(f"'{key}' has shape {np.shape(getattr(self, key))}, expected {shape}")
+        hands = [getattr(self, key) is not None for key in HAND_KEYS]
+        if any(hands) and not all(hands):
+            raise TrackError("the hand arrays must be all present or all absent")
+        hand_shapes = {"hand_world_landmarks": (t, 2, HAND_COUNT, 3), "hand_image_landmarks": (t, 2, HAND_COUNT, 3),
+                       "hand_presence": (t, 2)}
+        for key, array in self.hand_arrays().items():
+            if np.shape(array) != hand_shapes[key]:
+                raise TrackError(f"'{key}' has shape {np.shape(array)}, expected {hand_shapes[key]}")
         if not (self.fps > 0):
             raise TrackError(f"fps must be positive, got {self.fps}")
         return self
@@ -70,7 +105,32 @@ class PoseTrack:
         return PoseTrack(self.world_landmarks[start:stop], self.image_landmarks[start:stop],
                          self.visibility[start:stop], self.presence[start:stop], self.detected[start:stop],
                          self.timestamps_ms[start:stop], self.fps, self.frame_size, self.source,
-                         self.model, self.first_frame + start)
+                         self.model, self.first_frame + start,
+                         **{key: array[start:stop] for key, array in self.hand_arrays().items()})
+
+    def video_range(self, start: int | None, stop: int | None, name: str | None = None) -> "PoseTrack":
+        """The rows of VIDEO frames start (inclusive) to stop (exclusive), as `--frames A:B` means them
+        (None: from the cache's first frame / to its end; 0 is frame 0, not "unset"). A stop past the
+        cache's end is clamped, like a video's; a range that starts outside the cache, ends before it
+        or is empty raises TrackError. name: how to call the cache in messages (default: from source)."""
+        first, count = int(self.first_frame), len(self)
+        last = first + count - 1
+        label = name or (f"the landmark cache of {Path(self.source).name}" if self.source else "the landmark cache")
+        held = (f"{label} has only {count} frames ({first}..{last})" if count
+                else f"{label} has no frames")
+        for value, what in ((start, "start"), (stop, "end")):
+            if value is not None and (isinstance(value, bool) or int(value) != value or value < 0):
+                raise TrackError(f"Frame range {what} {value!r} must be a whole number, 0 or more.")
+        if start is not None and stop is not None and stop <= start:
+            raise TrackError(f"Frame range {start}:{stop} is empty: the end must be after the start.")
+        begin = first if start is None else int(start)
+        end = first + count if stop is None else min(int(stop), first + count)
+        if not count or begin < first or begin > last:
+            choose = f"Choose a start from {first} to {last}." if count else "Capture the video again."
+            raise TrackError(f"Frame range starts at {begin} but {held}. {choose}")
+        if end <= begin:
+            raise TrackError(f"Frame range ends at {stop} but {held}. Choose an end above {first}.")
+        return self.sliced(begin - first, end - first)
 
     def save(self, path) -> Path:
         """Write the cache atomically: a temporary file in the same folder, then a rename."""
@@ -86,7 +146,7 @@ class PoseTrack:
                     timestamps_ms=self.timestamps_ms, fps=np.float64(self.fps),
                     frame_size=np.asarray(self.frame_size, np.int64), source=np.str_(self.source),
                     model=np.str_(self.model), first_frame=np.int64(self.first_frame),
-                    format_version=np.int64(FORMAT_VERSION))
+                    format_version=np.int64(FORMAT_VERSION), **self.hand_arrays())
                 fh.flush()
                 os.fsync(fh.fileno())
             umask = os.umask(0)
@@ -113,6 +173,9 @@ class PoseTrack:
                     data["detected"].astype(bool), data["timestamps_ms"].astype(np.int64),
                     float(data["fps"]), tuple(int(v) for v in data["frame_size"]), str(data["source"]),
                     str(data["model"]), int(data["first_frame"]) if "first_frame" in data.files else 0)
+                if all(key in data.files for key in HAND_KEYS):  # format 2 with hands
+                    for key in HAND_KEYS:
+                        setattr(track, key, data[key].astype(np.float32))
         except TrackError:
             raise
         except FileNotFoundError:

@@ -231,6 +231,13 @@ def fix_side_flips(track: PoseTrack, flip_cost: float = FLIP_COST, evidence: boo
             arr[rows] = block
     for key, arr in arrays.items():
         setattr(out, key, arr)
+    upper = np.zeros(len(track), bool)
+    upper[fix.flipped.get("upper", [])] = True
+    if track.has_hands and upper.any():  # hands were given sides from the body's wrists: follow them
+        for key, arr in track.hand_arrays().items():
+            arr = arr.copy()
+            arr[upper] = arr[upper][:, ::-1]
+            setattr(out, key, arr)
     _explain(fix, states, ok, emission, evidence_weight)
     return out, fix
 

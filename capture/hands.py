@@ -1,0 +1,189 @@
+"""Both hands of the captured person, frame by frame (MediaPipe Tasks HandLandmarker, `hand_landmarker.task`).
+
+With a body in the frame, each side has its own VIDEO-mode landmarker (one hand) that sees a square
+crop around the body's hand points (wrist, pinky, index, thumb), resized to CROP_PIXELS: the hand is
+large in the crop (the palm detector finds it where it is a few dozen pixels in the full frame), and
+while tracking holds the palm detector does not run (the crop moves with the body's wrist, so the hand
+stays where tracking expects it). A hand found in a side's crop belongs to that side only if its wrist
+is nearer this side's body wrist than the other's (in the image): the side comes from the body, never
+from the model's handedness label. A wrong hand resets that side's tracking.
+
+Without a body (a close-up of hands), one VIDEO-mode landmarker (two hands) sees the full frame and
+the sides come from the model's handedness: on unmirrored video the Tasks API labels the person's own
+hand ("Left" = the person's left).
+
+Output per frame: world (2,21,3) metres, image (2,21,3) normalised to the full frame like the body's
+(z: relative depth at x's scale), presence (2,) the handedness score of the found hand (0-1): index 0
+= the person's left hand, 1 = right, NaN where no hand was found.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+
+NAMES = (
+    "wrist", "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip",
+    "index_finger_mcp", "index_finger_pip", "index_finger_dip", "index_finger_tip",
+    "middle_finger_mcp", "middle_finger_pip", "middle_finger_dip", "middle_finger_tip",
+    "ring_finger_mcp", "ring_finger_pip", "ring_finger_dip", "ring_finger_tip",
+    "pinky_mcp", "pinky_pip", "pinky_dip", "pinky_tip",
+)
+COUNT = len(NAMES)
+LEFT, RIGHT = 0, 1
+SIDE_LABELS = {"Left": LEFT, "Right": RIGHT}
+# Body (BlazePose) landmarks per side: wrist, pinky, index, thumb, elbow, shoulder.
+BODY_POINTS = {LEFT: (15, 17, 19, 21, 13, 11), RIGHT: (16, 18, 20, 22, 14, 12)}
+CROP_PIXELS = 256  # the crop's side after resizing (the landmark model's input is 224, the palm detector's 192)
+
+
+def hand_crop(body_image: np.ndarray, side: int, width: int, height: int) -> tuple[float, float, float] | None:
+    """(x0, y0, side) in pixels of the square around one hand placed from the body's image landmarks
+    (33,3), or None when those are missing or the square lies mostly outside the frame."""
+    wrist, pinky, index, thumb, elbow, _ = BODY_POINTS[side]
+    scale = np.array([width, height], np.float64)
+    pts = np.asarray(body_image[[wrist, pinky, index, thumb, elbow, 11, 12], :2], np.float64) * scale
+    if not np.isfinite(pts).all():
+        return None
+    w, knuckles, el = pts[0], pts[1:4].mean(axis=0), pts[4]
+    reach = float(np.linalg.norm(knuckles - w))       # wrist to the body's hand points (~ the knuckles)
+    forearm = float(np.linalg.norm(w - el))
+    shoulders = float(np.linalg.norm(pts[5] - pts[6]))
+    size = max(6.5 * reach, 1.2 * forearm, 0.8 * shoulders, 32.0)
+    centre = w + 1.2 * (knuckles - w)                 # the middle of the hand: past the knuckles' mean
+    x0, y0 = centre - size / 2
+    if x0 + size < 0.25 * size or y0 + size < 0.25 * size or x0 > width - 0.25 * size or y0 > height - 0.25 * size:
+        return None
+    return float(x0), float(y0), float(size)
+
+
+def body_sides(body, min_presence: float = 0.5) -> list[int]:
+    """The sides whose hand the body places: wrist and elbow present (MediaPipe's presence, 0-1) and
+    both wrists known (the other wrist decides which hand is whose)."""
+    if body is None:
+        return []
+    image, presence = np.asarray(body[1]), np.asarray(body[3])
+    if not np.isfinite(image[[15, 16], :2]).all():
+        return []
+    return [side for side in (LEFT, RIGHT)
+            if all(presence[i] >= min_presence for i in (BODY_POINTS[side][0], BODY_POINTS[side][4]))]
+
+
+class HandTracker:
+    """The hands of one person through a video: call `detect` on every frame, in order."""
+
+    def __init__(self, model_path: Path, min_detection_confidence: float = 0.5,
+                 min_presence_confidence: float = 0.5, min_tracking_confidence: float = 0.5):
+        self.model_path = Path(model_path)
+        self._conf = (min_detection_confidence, min_presence_confidence, min_tracking_confidence)
+        self._sides: list = [None, None]   # per side: a VIDEO-mode landmarker on that side's crops
+        self._full = None                  # no body: a VIDEO-mode landmarker (two hands) on the full frame
+        self._last_ts = [-1, -1, -1]
+        self.stats = {"crops": 0, "found": 0, "rejected": 0, "full_frame": 0}
+        self._make(1)  # load the model now: a bad file fails before the capture starts
+
+    def _make(self, num_hands: int):
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        det, pres, track = self._conf
+        options = vision.HandLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(self.model_path)), running_mode=vision.RunningMode.VIDEO,
+            num_hands=num_hands, min_hand_detection_confidence=det, min_hand_presence_confidence=pres,
+            min_tracking_confidence=track)
+        try:
+            return vision.HandLandmarker.create_from_options(options)
+        except Exception as exc:
+            raise ModelError(f"Cannot load hand model {self.model_path}: {exc}. Choose a valid hand_landmarker "
+                             f".task file or rebuild with 'make models'.") from None
+
+    def __enter__(self) -> HandTracker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for i, impl in enumerate(self._sides):
+            if impl is not None:
+                impl.close()
+                self._sides[i] = None
+        if self._full is not None:
+            self._full.close()
+            self._full = None
+
+    def _reset_side(self, side: int) -> None:
+        if self._sides[side] is not None:
+            self._sides[side].close()
+            self._sides[side] = None
+
+    def _run(self, slot: int, impl, image: np.ndarray, timestamp_ms: int):
+        import mediapipe as mp
+
+        ts = max(int(timestamp_ms), self._last_ts[slot] + 1)
+        self._last_ts[slot] = ts
+        return impl.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image)), ts)
+
+    def detect(self, frame: np.ndarray, timestamp_ms: int, body=None):
+        """One RGB frame and the body found in it (Landmarker.detect's (world, image, visibility,
+        presence), or None) → (world (2,21,3), image (2,21,3), presence (2,)), NaN where no hand was
+        found. A side is placed from the body when its wrist and elbow are present (body_sides);
+        when neither side is (no body, or the pose model's guess on a close-up of hands), both hands
+        are searched in the full frame."""
+        world = np.full((2, COUNT, 3), np.nan, np.float32)
+        image = np.full((2, COUNT, 3), np.nan, np.float32)
+        presence = np.full(2, np.nan, np.float32)
+        height, width = frame.shape[:2]
+        sides = body_sides(body)
+        if not sides:
+            self._detect_full(frame, timestamp_ms, world, image, presence)
+            return world, image, presence
+        import cv2
+
+        body_image = body[1]
+        wrists = np.asarray(body_image[[15, 16], :2], np.float64) * [width, height]
+        for side in sides:
+            crop = hand_crop(body_image, side, width, height)
+            if crop is None:
+                continue
+            x0, y0, size = crop
+            s = CROP_PIXELS / size
+            warp = np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s]])
+            patch = cv2.warpAffine(frame, warp, (CROP_PIXELS, CROP_PIXELS), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_CONSTANT)
+            if self._sides[side] is None:
+                self._sides[side] = self._make(1)
+            self.stats["crops"] += 1
+            result = self._run(side, self._sides[side], patch, timestamp_ms)
+            if not result.hand_landmarks:
+                continue
+            pts = np.array([(p.x, p.y, p.z) for p in result.hand_landmarks[0]], np.float64)
+            px = np.column_stack([x0 + pts[:, 0] * size, y0 + pts[:, 1] * size])
+            near = np.linalg.norm(wrists - px[0], axis=1)
+            if near[side] > near[1 - side] or near[side] > size:  # the other hand, or far from this wrist
+                self.stats["rejected"] += 1
+                self._reset_side(side)
+                continue
+            self.stats["found"] += 1
+            image[side] = np.column_stack([px[:, 0] / width, px[:, 1] / height, pts[:, 2] * size / width])
+            world[side] = [(p.x, p.y, p.z) for p in result.hand_world_landmarks[0]]
+            presence[side] = result.handedness[0][0].score if result.handedness else 1.0
+        return world, image, presence
+
+    def _detect_full(self, frame, timestamp_ms, world, image, presence) -> None:
+        """No body: both hands on the full frame, sides from the model's handedness label."""
+        if self._full is None:
+            self._full = self._make(2)
+        self.stats["full_frame"] += 1
+        result = self._run(2, self._full, frame, timestamp_ms)
+        order = sorted(range(len(result.hand_landmarks)),
+                       key=lambda i: -(result.handedness[i][0].score if result.handedness[i] else 0.0))
+        for i in order:
+            label = result.handedness[i][0].category_name if result.handedness[i] else ""
+            side = SIDE_LABELS.get(label)
+            if side is None or np.isfinite(presence[side]):
+                continue  # unknown label, or that side is taken by a surer hand
+            image[side] = [(p.x, p.y, p.z) for p in result.hand_landmarks[i]]
+            world[side] = [(p.x, p.y, p.z) for p in result.hand_world_landmarks[i]]
+            presence[side] = result.handedness[i][0].score
