@@ -216,6 +216,10 @@ def main(argv=None) -> int:
         from video_mocap.batch import main as batch_main
 
         return batch_main(argv[1:])
+    if argv[:1] == ["live"]:  # a camera or stream: live.py (records a take, then processes it like a video)
+        from video_mocap.live import main as live_main
+
+        return live_main(argv[1:])
     args = parse_args(argv)
     from video_mocap.capture.errors import MocapError as USER_ERRORS
 
