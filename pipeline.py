@@ -196,7 +196,7 @@ def clean(track: PoseTrack, options: Options, report: Report | None = None) -> P
         from .motion.fusion import fuse_track
 
         track, fused = fuse_track(track, **(options.camera or {}))
-        report.facts["fusion"] = getattr(fused, "facts", {})
+        report.facts["fusion_ms_per_frame"] = fused.ms_per_frame
     if options.smoothing not in SMOOTHING:
         raise MotionError(f"Unknown smoothing '{options.smoothing}': choose one of {', '.join(SMOOTHING)}.")
     track, filtered = smooth_track(track, options.smoothing, strength_hz=options.smooth_hz)
@@ -238,29 +238,19 @@ def process(track: PoseTrack, rest: RestPose, bone_map: dict, options: Options,
 
 def performer_lengths(cleaned: PoseTrack) -> dict[str, float]:
     """The performer's segment lengths (metres) between the joints a rig has: upper_arm, forearm, thigh,
-    shin, shoulder_width, hip_width, torso (mid-hip to mid-shoulder); medians over the detected frames."""
-    from .capture.landmarks import INDEX as I
+    shin, shoulder_width, hip_width, torso (mid-hip to mid-shoulder): the fusion's constant lengths when
+    it ran, else robust (visibility-weighted median) estimates over the detected frames."""
+    from .motion.proportions import segment_lengths
 
-    P = cleaned.world_landmarks[cleaned.detected.astype(bool)].astype(np.float64)
-    if not len(P):
-        return {}
-
-    def dist(a, b):
-        d = np.linalg.norm(a - b, axis=-1)
-        d = d[np.isfinite(d)]
-        return float(np.median(d)) if len(d) else 0.0
-
-    def pt(name):
-        return P[:, I[name]]
-
-    out = {}
-    for key, (a, b) in {"upper_arm": ("shoulder", "elbow"), "forearm": ("elbow", "wrist"),
-                        "thigh": ("hip", "knee"), "shin": ("knee", "ankle")}.items():
-        out[key] = float(np.mean([dist(pt(f"{s}_{a}"), pt(f"{s}_{b}")) for s in ("left", "right")]))
-    out["shoulder_width"] = dist(pt("left_shoulder"), pt("right_shoulder"))
-    out["hip_width"] = dist(pt("left_hip"), pt("right_hip"))
-    out["torso"] = dist((pt("left_hip") + pt("right_hip")) / 2, (pt("left_shoulder") + pt("right_shoulder")) / 2)
-    return out
+    keys = ("upper_arm", "forearm", "thigh", "shin", "shoulder_width", "hip_width", "torso")
+    lengths = dict(cleaned.extra.get("segment_lengths") or {})
+    if not all(lengths.get(k, 0) > 0 for k in keys):
+        seen = cleaned.detected.astype(bool)
+        if not seen.any():
+            return {}
+        estimated = segment_lengths(cleaned.world_landmarks[seen].astype(np.float64), cleaned.visibility[seen])
+        lengths = {k: lengths.get(k) or estimated.get(k, 0.0) for k in keys}
+    return {k: float(lengths[k]) for k in keys if lengths.get(k, 0) > 0 and np.isfinite(lengths[k])}
 
 
 def solve_cleaned(raw: PoseTrack, cleaned: PoseTrack, rest: RestPose, bone_map: dict, options: Options,
