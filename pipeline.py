@@ -19,6 +19,8 @@ from .capture.errors import Cancelled, MotionError, TrackError
 from .capture.job import CaptureJob, CaptureRequest
 from .capture.track import PoseTrack
 from .motion.filters import DEFAULT_CUTOFF_HZ, smooth_track
+from .motion.fusion import fuse_track
+from .motion.hands import smooth_hands
 from .motion.sides import fix_side_flips
 from .retarget.rig import RestPose
 from .retarget.solver import Solution, solve
@@ -193,13 +195,14 @@ def clean(track: PoseTrack, options: Options, report: Report | None = None) -> P
         for line in getattr(sides, "messages", []):
             report.warning(line)
     if options.fusion:
-        from .motion.fusion import fuse_track
-
         track, fused = fuse_track(track, **(options.camera or {}))
         report.facts["fusion_ms_per_frame"] = fused.ms_per_frame
     if options.smoothing not in SMOOTHING:
         raise MotionError(f"Unknown smoothing '{options.smoothing}': choose one of {', '.join(SMOOTHING)}.")
     track, filtered = smooth_track(track, options.smoothing, strength_hz=options.smooth_hz)
+    if track.has_hands:  # fingers filtered like the body
+        track.hand_world_landmarks = smooth_hands(track.hand_world_landmarks, track.hand_presence, track.fps,
+                                                  options.smoothing, options.smooth_hz)
     left = filtered.frames_left
     report.facts["unkeyed_frames"] = left
     for line in filtered.warnings():
@@ -257,11 +260,19 @@ def solve_cleaned(raw: PoseTrack, cleaned: PoseTrack, rest: RestPose, bone_map: 
                   report: Report) -> Motion:
     """Solve an already cleaned track (`clean`) onto the rig."""
     solution = solve(cleaned, rest, bone_map, root_mode=options.root_mode, foot_lock=options.foot_lock,
-                     camera=options.camera, level=options.level)
+                     camera=options.camera, level=options.level)  # fingers whenever the take has hands
     if solution.foot_skate:
         report.info(f"foot skate while planted: {100 * solution.foot_skate['before']:.2f} cm/frame before "
                     f"locking, {100 * solution.foot_skate['after']:.2f} cm/frame after")
         report.facts["foot_skate_cm"] = {k: 100 * v for k, v in solution.foot_skate.items()}
+    if solution.hands is not None:
+        seen = (solution.hands.weights == 1).mean(0)
+        report.info(f"hands seen on {100 * seen[0]:.0f} % (left) and {100 * seen[1]:.0f} % (right) of the frames; "
+                    f"unseen stretches ease to the last pose, then to a relaxed hand")
+        clamped = {role: n for role, n in solution.hands.clamped.items() if n}
+        if clamped:
+            report.info(f"finger joints held to what a hand can do on {sum(clamped.values())} joint-frames")
+        report.facts["hands_seen"] = [float(v) for v in seen]
     if solution.missing_roles:
         report.warning(f"roles not in this rig, left unposed: {', '.join(solution.missing_roles)}")
     return Motion(raw, cleaned, solution, bone_map, report)

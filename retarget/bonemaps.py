@@ -30,6 +30,33 @@ def _sides(template: dict[str, list[str]]) -> dict[str, list[str]]:
     return out
 
 
+def _fingers(*patterns, **per_finger) -> dict[str, list[str]]:
+    """Finger roles ('thumb.01.X' … 'f_pinky.03.X') for _sides, one candidate per pattern in order:
+    a pattern is a string with {F} (the preset's word for the finger, from per_finger: thumb, index,
+    middle, ring, pinky; default the key) and {k} (1, 2, 3), or a dict finger → three such strings
+    (one per bone, None for none). '{S}'/'{s}'/'{Side}'/'{side}' are left for _sides."""
+    out = {}
+    for finger, role in (("thumb", "thumb"), ("index", "f_index"), ("middle", "f_middle"), ("ring", "f_ring"),
+                         ("pinky", "f_pinky")):
+        F = per_finger.get(finger, finger)
+        for k in (1, 2, 3):
+            names = []
+            for p in patterns:
+                p = p[finger][k - 1] if isinstance(p, dict) else p
+                if p:
+                    names.append(p.replace("{F}", F).replace("{k}", str(k)))
+            out[f"{role}.0{k}.X"] = names
+    return out
+
+
+# VRM: the thumb's bones are Metacarpal/Proximal/Distal in VRM 1.0, Proximal/Intermediate/Distal in
+# 0.x ('ThumbProximal' is the first bone in 0.x, the second in 1.0: the candidates' order settles it).
+_VRM_SEGMENTS = {f: ("{side}{F}Proximal", "{side}{F}Intermediate", "{side}{F}Distal")
+                 for f in ("index", "middle", "ring", "pinky")}
+_VRM_SEGMENTS["thumb"] = ("{side}{F}Metacarpal", "{side}{F}Intermediate", "{side}{F}Distal")
+_VRM0_THUMB = {f: (None, None, None) for f in ("index", "middle", "ring", "pinky")}
+_VRM0_THUMB["thumb"] = ("{side}{F}Proximal", "{side}{F}Proximal", None)
+
 PRESETS: dict[str, dict[str, list[str]]] = {
     # Rigify human metarig (bpy.ops.object.armature_human_metarig_add), names unchanged.
     "metarig": _sides({
@@ -37,6 +64,7 @@ PRESETS: dict[str, dict[str, list[str]]] = {
         "upper_arm.X": ["upper_arm.{S}"], "forearm.X": ["forearm.{S}"], "hand.X": ["hand.{S}"],
         "thigh.X": ["thigh.{S}"], "shin.X": ["shin.{S}"], "foot.X": ["foot.{S}"], "toe.X": ["toe.{S}"],
         "index.X": ["f_index.01.{S}"], "pinky.X": ["f_pinky.01.{S}"], "heel.X": ["heel.02.{S}"],
+        **_fingers("{F}.0{k}.{S}", index="f_index", middle="f_middle", ring="f_ring", pinky="f_pinky"),
         # No face roles: every rig's head is read with the same canonical face, so the head's pose
         # does not depend on how a rig happens to model its ears and nose.
     }),
@@ -48,6 +76,8 @@ PRESETS: dict[str, dict[str, list[str]]] = {
         "thigh.X": ["thigh_fk.{S}"], "shin.X": ["shin_fk.{S}"], "foot.X": ["foot_fk.{S}"], "toe.X": ["toe_fk.{S}"],
         "index.X": ["f_index.01.{S}"], "pinky.X": ["f_pinky.01.{S}"], "heel.X": ["ORG-heel.02.{S}"],
         "torso": ["torso"], "root": ["root"],
+        # the finger FK controls (named like the metarig's bones; the ORG-/DEF- chains follow them)
+        **_fingers("{F}.0{k}.{S}", index="f_index", middle="f_middle", ring="f_ring", pinky="f_pinky"),
     }),
     # Mixamo (any 'mixamorig*:' prefix).
     "mixamo": _sides({
@@ -55,6 +85,7 @@ PRESETS: dict[str, dict[str, list[str]]] = {
         "upper_arm.X": ["{Side}Arm"], "forearm.X": ["{Side}ForeArm"], "hand.X": ["{Side}Hand"],
         "thigh.X": ["{Side}UpLeg"], "shin.X": ["{Side}Leg"], "foot.X": ["{Side}Foot"], "toe.X": ["{Side}ToeBase"],
         "index.X": ["{Side}HandIndex1"], "pinky.X": ["{Side}HandPinky1"],
+        **_fingers("{Side}Hand{F}{k}", thumb="Thumb", index="Index", middle="Middle", ring="Ring", pinky="Pinky"),
     }),
     # Unreal Engine mannequin (UE4: spine_03; UE5: spine_05, neck_02).
     "unreal": _sides({
@@ -63,6 +94,7 @@ PRESETS: dict[str, dict[str, list[str]]] = {
         "upper_arm.X": ["upperarm_{s}"], "forearm.X": ["lowerarm_{s}"], "hand.X": ["hand_{s}"],
         "thigh.X": ["thigh_{s}"], "shin.X": ["calf_{s}"], "foot.X": ["foot_{s}"], "toe.X": ["ball_{s}"],
         "index.X": ["index_01_{s}", "index_metacarpal_{s}"], "pinky.X": ["pinky_01_{s}", "pinky_metacarpal_{s}"],
+        **_fingers("{F}_0{k}_{s}"),
     }),
     # CMU mocap BVH (as Blender's BVH importer names them).
     "cmu": _sides({
@@ -81,6 +113,8 @@ PRESETS: dict[str, dict[str, list[str]]] = {
         "toe.X": ["{side}Toes", "J_Bip_{S}_ToeBase"],
         "index.X": ["{side}IndexProximal", "J_Bip_{S}_Index1"],
         "pinky.X": ["{side}LittleProximal", "J_Bip_{S}_Little1"],
+        **_fingers(_VRM_SEGMENTS, _VRM0_THUMB, "J_Bip_{S}_{F}{k}", thumb="Thumb", index="Index", middle="Middle",
+                   ring="Ring", pinky="Little"),
     }),
 }
 # Bone names that tell two presets with shared names apart (Mixamo and CMU both say 'LeftArm').

@@ -81,7 +81,58 @@ def guess_bone_map(bone_names, parents: dict[str, str | None] | None = None) -> 
         found.update({r: lenient[r] for r in missing if r in lenient})
     if parents:
         _trunk_from_hierarchy(found, parents)
+    found.update(guess_fingers(bone_names, parents))
     return found
+
+
+# Fingers: a finger word (or MakeHuman's `finger1-1` … `finger5-3`, 3ds Max Biped's `Finger0`,
+# `Finger01`, `Finger1` …), a side, and a segment (a number, or metacarpal / proximal / intermediate /
+# distal). Per finger and side the three shallowest bones in the hierarchy (else in segment order)
+# are the chain; a finger's metacarpal is not (the palm stays at rest), the thumb's is its first bone.
+FINGER_WORDS = {"thumb": "thumb", "index": "f_index", "pointer": "f_index", "middle": "f_middle", "mid": "f_middle",
+                "ring": "f_ring", "pinky": "f_pinky", "pinkie": "f_pinky", "little": "f_pinky"}
+NUMBERED_FINGERS = ("thumb", "f_index", "f_middle", "f_ring", "f_pinky")
+SEGMENT_WORDS = {"metacarpal": 0, "carpal": 0, "proximal": 1, "intermediate": 2, "medial": 2, "distal": 3}
+FINGER_HELPERS = (HELPERS - {"thumb", "middle", "ring", "carpal", "metacarpal"}) | {
+    "def", "master", "drv", "tweak", "palm", "hand_ik", "nail", "mechanism"}
+
+
+def _finger_of(ws: list[str]) -> tuple[str | None, tuple]:
+    """(finger, segment key) of a name's words, or (None, 0)."""
+    segment = next((SEGMENT_WORDS[w] for w in ws if w in SEGMENT_WORDS), None)
+    for i, w in enumerate(ws):
+        if w in FINGER_WORDS:  # numbers after the finger word, all of them: f_index.01.L < f_index.01.L.001
+            numbers = tuple(int(n) for n in ws[i + 1:] if n.isdigit())
+            return FINGER_WORDS[w], (segment,) if segment is not None else numbers
+    if "finger" in ws:
+        after = [w for w in ws[ws.index("finger") + 1:] if w.isdigit()]
+        if len(after) >= 2 and 1 <= int(after[0]) <= 5:         # MakeHuman: finger<N>-<segment>
+            return NUMBERED_FINGERS[int(after[0]) - 1], (int(after[1]),)
+        if len(after) == 1 and int(after[0][0]) <= 4:           # Biped: Finger<N>[<segment>]
+            return NUMBERED_FINGERS[int(after[0][0])], (len(after[0]),)
+    return None, ()
+
+
+def guess_fingers(bone_names, parents: dict[str, str | None] | None = None) -> dict[str, str]:
+    """Finger roles (`thumb.01.L` … `f_pinky.03.R`) guessed from the bone names (see above)."""
+    chains: dict[tuple[str, str], list[tuple]] = {}
+    for name in bone_names:
+        ws = words(name)
+        if set(ws) & FINGER_HELPERS:
+            continue
+        side = _side(ws)
+        finger, segment = _finger_of(ws)
+        if side is None or finger is None:
+            continue
+        if finger != "thumb" and ({"metacarpal", "carpal"} & set(ws)):
+            continue
+        depth = len(_ancestors(name, parents)) if parents else 0
+        chains.setdefault((finger, side), []).append((depth, segment, len(name), name))
+    out = {}
+    for (finger, side), bones in chains.items():
+        for k, (_, _, _, name) in enumerate(sorted(bones)[:3], start=1):
+            out[f"{finger}.0{k}.{side}"] = name
+    return out
 
 
 def _ancestors(bone: str, parents: dict) -> list[str]:

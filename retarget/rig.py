@@ -7,6 +7,11 @@ import numpy as np
 
 from ..capture.errors import RigError
 
+# Finger roles, named like the Rigify metarig's bones: three per finger (thumb: metacarpal, proximal,
+# distal; fingers: proximal, middle, distal phalanges), posed from hand landmarks (retarget/hands.py).
+# Palm bones (metarig palm.01–04, metacarpals) have no role: they stay at rest.
+FINGERS = ("thumb", "f_index", "f_middle", "f_ring", "f_pinky")
+FINGER_ROLES = tuple(f"{f}.0{k}.{S}" for S in "LR" for f in FINGERS for k in (1, 2, 3))
 # Roles the solver knows. Torso: hips → (spine bones) → chest → neck → head.
 ROLES = (
     "hips", "chest", "neck", "head",
@@ -17,7 +22,7 @@ ROLES = (
     "toe.L", "toe.R", "index.L", "pinky.L", "index.R", "pinky.R", "heel.L", "heel.R", "ear.L", "ear.R", "nose",
     "torso",  # the control that carries the body's translation when the hips bone does not (Rigify)
     "root",   # a ground-level root bone (Unreal, Rigify) for root motion
-)
+) + FINGER_ROLES
 POSED_ROLES = ROLES[:16]
 
 
@@ -85,6 +90,10 @@ def resolve_bone_map(rest: RestPose, bone_map: dict[str, str]) -> tuple[dict[str
     if unknown:
         raise RigError(f"Unknown role(s) in bone map: {', '.join(unknown)}")
     usable = {role: bone for role, bone in bone_map.items() if bone in rest.bones}
+    for side in "LR":  # the knuckles the hand frame is read from: the fingers' first bones when mapped
+        for helper, finger in (("index", "f_index"), ("pinky", "f_pinky")):
+            if f"{helper}.{side}" not in usable and f"{finger}.01.{side}" in usable:
+                usable[f"{helper}.{side}"] = usable[f"{finger}.01.{side}"]
     missing = [role for role in POSED_ROLES if role not in usable]
     if "hips" not in usable:
         raise RigError("The armature has no hips bone in the bone map, so it cannot be posed. "

@@ -8,7 +8,11 @@ import numpy as np
 from ..capture.landmarks import INDEX as I
 from ..capture.landmarks import mediapipe_to_blender
 from ..capture.track import PoseTrack
+from ..motion.feet import AIR_M, air_heights, detect_contacts, flight_offset, foot_skate, lock_feet
+from ..motion.root import world_trajectory
 from .body import part_frames, rest_landmarks
+from .hands import (FADE_S, LIMITS, MAX_PALM_BODY_DEG, HandSolution, apply_palms, hand_seen, hand_weights,
+                    hands_in_blender, palm_agrees, solve_hands)
 from .rig import RestPose, resolve_bone_map
 from .rotations import make_continuous, matrix_to_quaternion, slerp_matrices
 
@@ -25,6 +29,7 @@ class Solution:
     locations: dict[str, np.ndarray] = field(default_factory=dict)  # bone → (T,3) location channels
     foot_skate: dict[str, float] = field(default_factory=dict)       # 'before'/'after' locking, m/frame
     held: dict[str, int] = field(default_factory=dict)  # role → frames held at the last reliable pose
+    hands: HandSolution | None = None        # fingers and palms, when the track had hands
     contacts: dict[str, np.ndarray] = field(default_factory=dict)   # 'L'/'R' → (T,) bool foot planted
 
 
@@ -102,11 +107,9 @@ def landmarks_in_blender(track: PoseTrack) -> tuple[np.ndarray, int]:
 
 def solve(track: PoseTrack, rest: RestPose, bone_map: dict[str, str], root_mode: str = "hips",
           visibility_threshold: float = VISIBILITY_THRESHOLD, level: bool = True, foot_lock: bool = True,
-          camera: dict | None = None) -> Solution:
+          camera: dict | None = None, hands: bool = True) -> Solution:
     """A capture onto a rig. level: make the body upright whatever the camera's tilt (gravity from
     the feet or the torso); camera: fov_deg / focal_px / focal_mm+sensor_mm for root motion."""
-    from ..motion.root import world_trajectory
-
     P, filled = landmarks_in_blender(track)
     reliable = part_reliability(track, visibility_threshold) if visibility_threshold > 0 else None
     trajectory = None
@@ -117,8 +120,35 @@ def solve(track: PoseTrack, rest: RestPose, bone_map: dict[str, str], root_mode:
             trajectory, _ = fill_missing(hips, ok)
         if level:
             P = P @ rotation.T
+    if hands and getattr(track, "hand_world_landmarks", None) is not None:
+        H = hands_in_blender(track.hand_world_landmarks, rotation if level else None)
+        return solve_with_hands(P, H, track.hand_presence, rest, bone_map, track.fps, filled=filled,
+                                reliable=reliable, root_mode=root_mode, trajectory=trajectory, foot_lock=foot_lock)
     return solve_points(P, rest, bone_map, filled, reliable, root_mode, trajectory=trajectory, fps=track.fps,
                         foot_lock=foot_lock)
+
+
+def solve_with_hands(P: np.ndarray, hand_points: np.ndarray | None, presence: np.ndarray | None,
+                     rest: RestPose, bone_map: dict[str, str], fps: float = 30.0, limits=LIMITS,
+                     fade_s: float = FADE_S, max_palm_body_deg: float | None = MAX_PALM_BODY_DEG,
+                     **solve_points_kw):
+    """The body (solver.solve_points) with palms and fingers: P (T,33,3) and hand_points (T,2,21,3)
+    in the same (levelled Blender) axes, presence (T,2) or None. Returns the body's Solution with the
+    finger bones' rotations and orientations added, and the HandSolution as `solution.hands`.
+    max_palm_body_deg: a hand whose palm points further than this from the body's hand is unseen
+    there (`palm_agrees`; None: every hand is trusted)."""
+    if hand_points is None:
+        return solve_points(P, rest, bone_map, fps=fps, **solve_points_kw)
+    seen = hand_seen(hand_points, presence)
+    if max_palm_body_deg is not None:
+        seen &= palm_agrees(P, hand_points, max_palm_body_deg)
+    weights = hand_weights(seen, fps, fade_s)
+    solution = solve_points(apply_palms(P, hand_points, weights), rest, bone_map, fps=fps, **solve_points_kw)
+    hands = solve_hands(hand_points, seen, rest, bone_map, solution.world_rotations, fps, limits, fade_s)
+    solution.rotations.update(hands.rotations)
+    solution.world_rotations.update(hands.world_rotations)
+    solution.hands = hands
+    return solution
 
 
 def solve_points(P: np.ndarray, rest: RestPose, bone_map: dict[str, str], filled: int = 0,
@@ -219,7 +249,6 @@ def _root_motion(solution: Solution, rest: RestPose, usable, rest_points, posed,
     """The body's translation: vertical grounding (the lowest foot point stays on the rest pose's
     floor) while a foot is planted and the camera-based height in flight (jumps, hops, falls), plus
     horizontal travel from the camera-based trajectory scaled to the rig, with planted feet locked."""
-    from ..motion.feet import AIR_M, air_heights, detect_contacts, flight_offset, foot_skate, lock_feet
 
     carrier = usable.get("torso", usable["hips"])  # Rigify moves the body with 'torso', not 'hips'
     parent = rest.bones[carrier].parent
