@@ -111,6 +111,9 @@ class VIDEO_MOCAP_PG_settings(bpy.types.PropertyGroup):
                ("none", "None", "Raw landmarks (short gaps still filled)")])
     smooth_hz: bpy.props.FloatProperty(name="Strength (Hz)", default=5.0, min=0.5, max=30.0,
                                        description="Motion faster than this is damped; 6-8 Hz for fast sport or dance")
+    hands: bpy.props.BoolProperty(name="Hands", default=False,
+                                  description="Capture both hands too and key the fingers (about half the capture "
+                                              "speed)")
     fusion: bpy.props.BoolProperty(name="Image-Plane Fusion", default=True,
                                    description="Place the joints on the camera rays through the detected 2D "
                                                "points, with the model's depth and constant bone lengths "
@@ -123,6 +126,20 @@ class VIDEO_MOCAP_PG_settings(bpy.types.PropertyGroup):
     fov_deg: bpy.props.FloatProperty(name="Camera FOV", default=60.0, min=5.0, max=170.0,
                                      description="The video camera's field of view across the longer side "
                                                  "(for root motion); phones are about 55-70°")
+    # Live (issue 16): a camera, a stream or a file played in real time; the running session is
+    # Python memory (blender/live.py)
+    live_source: bpy.props.StringProperty(
+        name="Live Source", default="0",
+        description="Camera number (0 = the first camera) or /dev/videoN, a stream address (http://… MJPEG, "
+                    "rtsp://…), or a video file played at its real-time rate (rehearsal)")
+    live_loop: bpy.props.BoolProperty(name="Loop File", default=False,
+                                      description="Play a video file source again from the start when it ends")
+    live_filter: bpy.props.BoolProperty(name="One Euro Filter", default=True,
+                                        description="Steady the live pose with a low-lag One Euro filter")
+    live_min_cutoff: bpy.props.FloatProperty(name="Min Cutoff (Hz)", default=3.0, min=0.1, max=30.0,
+                                             description="One Euro: lower is steadier when still, with more lag")
+    live_beta: bpy.props.FloatProperty(name="Speed Response", default=8.0, min=0.0, max=100.0,
+                                       description="One Euro beta: higher follows fast motion with less lag")
     # Reference video
     reference_take: bpy.props.StringProperty(subtype="FILE_PATH", description="Take shown as reference video")
     reference_frame_start: bpy.props.IntProperty(default=1)

@@ -56,7 +56,8 @@ class VIDEO_MOCAP_OT_capture(bpy.types.Operator):
         opts = options(context, keep_partial=self.keep_partial or settings.keep_partial)
         video = video_abspath(settings)
         start, stop = opts.frames
-        request = pipeline.capture_request(video, opts, str(cache_path(context, video, opts.model, start, stop)))
+        model_key = opts.model + ("_hands" if opts.hands else "")
+        request = pipeline.capture_request(video, opts, str(cache_path(context, video, model_key, start, stop)))
         job = CaptureJob(request)
         self.scene_uid = context.scene.session_uid
         jobs.begin(context.scene, job)

@@ -2,6 +2,7 @@
 import bpy
 
 from ..blender import jobs
+from ..blender import live as blender_live
 from ..blender.scene import target_armature
 from ..capture.models import HINTS
 from ..retarget.rig import POSED_ROLES
@@ -63,6 +64,7 @@ class VIDEO_MOCAP_PT_source(_VideoMocapPanel, bpy.types.Panel):
             layout.label(text=f"{settings.video_width}×{settings.video_height} · {settings.video_fps:.3g} fps · "
                               f"{settings.video_frames} frames · {dur:.1f} s", icon="INFO")
         layout.prop(settings, "model")
+        layout.prop(settings, "hands")
         layout.label(text=HINTS[settings.model])
         layout.prop(settings, "use_frame_range")
         if settings.use_frame_range:
@@ -91,6 +93,35 @@ class VIDEO_MOCAP_PT_capture(_VideoMocapPanel, bpy.types.Panel):
         row = layout.row()
         row.template_list("VIDEO_MOCAP_UL_takes", "", settings, "takes", settings, "take_index", rows=3)
         row.operator("video_mocap.take_remove", text="", icon="REMOVE")
+
+
+class VIDEO_MOCAP_PT_live(_VideoMocapPanel, bpy.types.Panel):
+    bl_label = "Live"
+    bl_parent_id = "VIDEO_MOCAP_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        settings = context.scene.video_mocap
+        layout = self.layout
+        state = blender_live.peek(context.scene)
+        if state.is_live:
+            layout.label(text=state.status or "Starting…", icon="REC" if state.recording else "PLAY")
+            row = layout.row(align=True)
+            row.operator("video_mocap.live_record", text="Stop Recording" if state.recording else "Record",
+                         icon="PAUSE" if state.recording else "REC", depress=state.recording)
+            row.operator("video_mocap.live_stop", text="Stop", icon="CANCEL")
+            layout.label(text="Esc stops; the armature is posed, not keyed")
+            return
+        layout.prop(settings, "live_source", text="Source")
+        if settings.live_source and not settings.live_source.strip().isdigit() and "://" not in settings.live_source:
+            layout.prop(settings, "live_loop")
+        row = layout.row(align=True)
+        row.prop(settings, "live_filter")
+        if settings.live_filter:
+            row = layout.row(align=True)
+            row.prop(settings, "live_min_cutoff")
+            row.prop(settings, "live_beta")
+        layout.operator("video_mocap.live_start", icon="PLAY")
 
 
 class VIDEO_MOCAP_PT_target(_VideoMocapPanel, bpy.types.Panel):
@@ -171,5 +202,5 @@ class VIDEO_MOCAP_PT_reference(_VideoMocapPanel, bpy.types.Panel):
 
 
 classes = (VIDEO_MOCAP_UL_takes, VIDEO_MOCAP_UL_bone_map, VIDEO_MOCAP_PT_main, VIDEO_MOCAP_PT_source,
-           VIDEO_MOCAP_PT_capture, VIDEO_MOCAP_PT_target, VIDEO_MOCAP_PT_motion, VIDEO_MOCAP_PT_apply,
-           VIDEO_MOCAP_PT_reference)
+           VIDEO_MOCAP_PT_capture, VIDEO_MOCAP_PT_live, VIDEO_MOCAP_PT_target, VIDEO_MOCAP_PT_motion,
+           VIDEO_MOCAP_PT_apply, VIDEO_MOCAP_PT_reference)
