@@ -192,7 +192,7 @@ def _assemble(rays, w_ray, W, prior_w, anchor, anchor_w, lengths, X_lin, seg_sig
 def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: float | None = None,
                focal_mm: float | None = None, sensor_mm: float = 36.0, pixel_sigma: float = 5.0,
                prior_sigma_xy: float = 0.05, prior_sigma_z: float = 0.08, length_sigma_scale: float = 1.0,
-               accel: float = 40.0, iterations: int = 2, cg_iterations: int = 10,
+               accel: float = 300.0, iterations: int = 2, cg_iterations: int = 10,
                lengths: dict | None = None) -> tuple[PoseTrack, FusionReport]:
     """Put the world landmarks on the image rays as a constant-length skeleton (module docstring).
 
