@@ -6,8 +6,11 @@ Clips: the Pose2Sim demo (../shared/data/pose2sim_demo, real footage, 4 calibrat
 triangulated reference — its Butterworth-filtered version, the raw triangulation being jittery;
 skipped when absent) and the project's own rendered mannequin with known
 motion (tools/render_mannequin.py; skipped when it cannot be rendered). Per clip and stage:
-Stages: the raw landmarks; filtered = the default processing of the landmarks (left/right flips
-undone, motion/sides.py, then zero-phase smoothing); the baked rig (default settings). Figures:
+Stages: the raw landmarks; filtered = flips undone and zero-phase smoothing without fusion (`--no-fusion`);
+fused = the default processing (pipeline.clean: flips, image-plane fusion, smoothing); baked = the whole
+default path onto a target: a metarig built to the performer's proportions (the command's default
+target), the metarig at its own proportions, and a user armature (the mannequin's own rig, on its clip).
+Figures:
 - dir: per-limb direction error (upper arms, forearms, thighs, shins) after ONE global rotation
   for the whole clip (camera frames differ between the stages), degrees, mean over limbs and frames
 - PA-MPJPE: per frame, Procrustes-aligned (rotation, translation, scale) error of the 12 limb
@@ -17,6 +20,12 @@ undone, motion/sides.py, then zero-phase smoothing); the baked rig (default sett
 - L/R: frames whose joints fit the reference clearly better (30 % lower PA error) with the person's
   left and right swapped
 - skate: foot slide while planted, cm/frame, before / after foot locking (root motion on)
+- ÷ raw: the stage's dir error and PA-MPJPE divided by the raw landmarks' (targets: ≤ 0.90 / ≤ 0.92)
+- root path error: rendered clips (exact truth): the rig's horizontal hip path against the truth's, both
+  in their own leg lengths, after the best rotation about the vertical and translation; mean distance,
+  and the truth's travel beside it
+- hip rise: highest hip height above the clip's median, in leg lengths, ours / truth (jumps)
+- fusion cost: the default cleaning's CPU time minus the no-fusion cleaning's, ms per frame
 Prints one table; with --write, replaces the accuracy section of BENCHMARKS.md and saves a plot.
 """
 from __future__ import annotations
@@ -93,30 +102,63 @@ def joints_from_track(track):
     return track.world_landmarks[:, [INDEX[j] for j in JOINTS]].astype(float)
 
 
-def rig_joints(track, level=True):
-    """Bake the track onto a fresh metarig (default settings) and read the rig's joints back."""
+def rig_joints(track, target="performer"):
+    """Bake the track (default settings, pipeline.Options()) onto a fresh target and read the rig's joints
+    back, with its hips' path. target: 'performer' (the default: a metarig built to the performer's
+    proportions), 'metarig' (the metarig as Rigify makes it), 'user' (the rendered mannequin's own
+    armature, auto-detected bone names, its own proportions). → (joints (T,12,3), skate, hips (T,3) in
+    armature space, leg length of the rig)."""
     import bpy
     import numpy as np
 
     from video_mocap.blender.apply import apply_track
-    from video_mocap.blender.armature import add_metarig, read_rest_pose
+    from video_mocap.blender.armature import add_metarig, open_armature, read_rest_pose
     from video_mocap.capture.landmarks import INDEX
-    from video_mocap.retarget.body import posed_landmarks
+    from video_mocap.retarget.body import posed_landmarks, rest_landmarks
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    rig = add_metarig(bpy.context)
-    result = apply_track(bpy.context, rig, track, "metarig")
+    if target == "user":
+        rig = open_armature(str(ROOT / ".cache" / "fixtures" / "mannequin" / "mannequin.blend"), "mannequin")
+        rig.animation_data_clear()
+        result = apply_track(bpy.context, rig, track, "auto")
+    else:
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        rig = add_metarig(bpy.context)
+        result = apply_track(bpy.context, rig, track, "metarig", fit_proportions=target == "performer")
     posed = {pb.name: np.empty((len(track), 4, 4)) for pb in rig.pose.bones}
     for i in range(len(track)):
         bpy.context.scene.frame_set(result.frame_start + i)
         for pb in rig.pose.bones:
             posed[pb.name][i] = np.array(pb.matrix)
-    P = posed_landmarks(read_rest_pose(rig), result.bone_map, posed)
-    return P[:, [INDEX[j] for j in JOINTS]], result.foot_skate
+    rest = read_rest_pose(rig)
+    P = posed_landmarks(rest, result.bone_map, posed)
+    hips = (P[:, INDEX["left_hip"]] + P[:, INDEX["right_hip"]]) / 2
+    R = rest_landmarks(rest, result.bone_map)
+    leg = np.mean([np.linalg.norm(R[INDEX[f"{s}_hip"]] - R[INDEX[f"{s}_knee"]])
+                   + np.linalg.norm(R[INDEX[f"{s}_knee"]] - R[INDEX[f"{s}_ankle"]]) for s in ("left", "right")])
+    return P[:, [INDEX[j] for j in JOINTS]], result.foot_skate, hips, float(leg)
+
+
+def root_metrics(hips, leg, truth_hips, truth_leg, up_truth=2):
+    """Horizontal hip path error and hip rise, both in leg lengths. hips: the rig's hips (T,3) in the
+    rig's upright world (z up); truth_hips (T,3) with axis `up_truth` up. The paths are compared after
+    the best 2D rotation + translation (the camera's heading is unknown to the capture)."""
+    import numpy as np
+
+    ok = np.isfinite(hips).all(1) & np.isfinite(truth_hips).all(1)
+    h, t = hips[ok] / leg, truth_hips[ok] / truth_leg
+    axes = [a for a in range(3) if a != up_truth]
+    a, b = h[:, :2] - h[:, :2].mean(0), t[:, axes] - t[:, axes].mean(0)
+    U, _, Vt = np.linalg.svd(a.T @ b)
+    D = np.diag([1, np.sign(np.linalg.det(Vt.T @ U.T))])
+    R2 = Vt.T @ D @ U.T
+    path = float(np.linalg.norm(a @ R2.T - b, axis=1).mean())
+    rise = lambda z: float(np.max(z) - np.median(z))  # noqa: E731
+    return {"path": path, "travel": float(np.linalg.norm(np.diff(b, axis=0), axis=1).sum()),
+            "rise": rise(h[:, 2]), "rise_truth": rise(t[:, up_truth])}
 
 
 def capture_cached(video, model, name):
-    from video_mocap.capture.landmarker import capture_video
+    from video_mocap.capture.segment import capture_video
     from video_mocap.capture.track import PoseTrack
     path = CACHE / f"{name}_{model}.npz"
     if path.exists():
@@ -140,57 +182,93 @@ def pose2sim_clips(model):
         yield f"pose2sim {cam}", capture_cached(SHARED / f"{cam}.mp4", model, f"pose2sim_{cam}"), J
 
 
-def mannequin_clip(model):
+def mannequin_clips(model):
+    """The rendered fixtures (tools/render_mannequin.py): the default motion and, when the renderer offers
+    them, a forward jump and a turn away from the camera. → (name, track, joints (T,12,3), truth hips, leg)."""
+    import inspect
+
     import numpy as np
     sys.path.insert(0, str(ROOT / "tools"))
     import render_mannequin
 
     from video_mocap.capture.landmarks import INDEX
-    out = render_mannequin.render(ROOT / ".cache" / "fixtures" / "mannequin")
-    truth = np.load(out / "truth.npz")
-    J = truth["landmarks_world"][:, [INDEX[j] for j in JOINTS]]
-    track = capture_cached(out / "mannequin.mp4", model, "mannequin")
-    return "rendered mannequin", track, J
+    motions = ["default"]
+    if "motion" in inspect.signature(render_mannequin.render).parameters:
+        motions += [m for m in getattr(render_mannequin, "MOTIONS", ()) if m != "default"]
+    for motion in motions:
+        folder = ROOT / ".cache" / "fixtures" / ("mannequin" if motion == "default" else f"mannequin_{motion}")
+        out = (render_mannequin.render(folder) if motion == "default"
+               else render_mannequin.render(folder, motion=motion))
+        truth = np.load(out / "truth.npz")
+        L = truth["landmarks_world"]
+        J = L[:, [INDEX[j] for j in JOINTS]]
+        hips = (L[:, INDEX["left_hip"]] + L[:, INDEX["right_hip"]]) / 2
+        leg = np.median(np.mean([np.linalg.norm(L[:, INDEX[f"{s}_hip"]] - L[:, INDEX[f"{s}_knee"]], axis=-1)
+                                 + np.linalg.norm(L[:, INDEX[f"{s}_knee"]] - L[:, INDEX[f"{s}_ankle"]], axis=-1)
+                                 for s in ("left", "right")], axis=0))
+        name = "rendered mannequin" + ("" if motion == "default" else f" ({motion})")
+        yield name, capture_cached(out / "mannequin.mp4", model, f"mannequin_{motion}"), J, hips, float(leg)
 
 
 def run(model="full", write=None, skip_mannequin=False):
     import numpy as np
 
-    from video_mocap.motion.filters import smooth_track
-    from video_mocap.motion.sides import fix_side_flips
+    from video_mocap.pipeline import Options, clean
 
     CACHE.mkdir(parents=True, exist_ok=True)
     clips = []
     if SHARED.exists():
-        clips += list(pose2sim_clips(model))
+        clips += [(n, t, J, None, None) for n, t, J in pose2sim_clips(model)]
     else:
         print(f"(Pose2Sim demo not found at {SHARED}: skipped)")
     if not skip_mannequin:
         try:
-            clips.append(mannequin_clip(model))
+            clips += list(mannequin_clips(model))
         except Exception as exc:  # the renderer needs Cycles; say so and go on
             print(f"(rendered mannequin skipped: {exc})")
     rows, plot = [], None
-    for name, raw, ref_J in clips:
+    for name, raw, ref_J, ref_hips, ref_leg in clips:
         n = min(len(raw), len(ref_J))
         raw = raw.sliced(0, n)
         ref_J = ref_J[:n]
-        filtered, _ = smooth_track(fix_side_flips(raw)[0])  # the default: flips undone, then smoothed
-        rig_J, skate = rig_joints(raw)
-        stages = {"raw landmarks": joints_from_track(raw), "filtered": joints_from_track(filtered),
-                  "baked rig": rig_J}
-        for stage, J in stages.items():
+        t0 = time.process_time()  # CPU time of this process: the other processes on the machine do not count
+        filtered = clean(raw, Options(fusion=False))          # flips undone, then smoothed
+        t1 = time.process_time()
+        fused = clean(raw, Options())                           # the default: flips, fusion, smoothing
+        t2 = time.process_time()
+        cost = ((t2 - t1) - (t1 - t0)) / n * 1000
+        stages = {"raw landmarks": (joints_from_track(raw), None, None),
+                  "filtered (no fusion)": (joints_from_track(filtered), None, None),
+                  "fused (default)": (joints_from_track(fused), None, None)}
+        targets = [("baked: metarig at the performer's proportions (default)", "performer"),
+                   ("baked: metarig at its own proportions", "metarig")]
+        if ref_hips is not None and name == "rendered mannequin":
+            targets.append(("baked: a user armature (the mannequin's own rig)", "user"))
+        for label, target in targets:
+            rig_J, skate, hips, leg = rig_joints(raw, target)
+            stages[label] = (rig_J, skate, (hips, leg))
+        for stage, (J, skate, root) in stages.items():
             m = metrics(J, ref_J)
-            m.update(clip=name, stage=stage,
-                     skate=(f"{100 * skate['before']:.2f} / {100 * skate['after']:.2f}"
-                            if stage == "baked rig" and skate else ""))
+            m.update(clip=name, stage=stage, cost=f"{cost:.2f}" if stage.startswith("fused") else "",
+                     skate=(f"{100 * skate['before']:.2f} / {100 * skate['after']:.2f}" if skate else ""),
+                     path="", rise="")
+            if root is not None and ref_hips is not None:
+                r = root_metrics(root[0], root[1], ref_hips[:n], ref_leg)
+                m.update(path=f"{r['path']:.2f} (of {r['travel']:.1f})", rise=f"{r['rise']:.2f} / {r['rise_truth']:.2f}")
             rows.append(m)
+        raw_row = next(r for r in rows if r["clip"] == name and r["stage"] == "raw landmarks")
+        for r in rows:
+            if r["clip"] == name:
+                r["ratio"] = f"{r['dir'] / raw_row['dir']:.2f} / {r['pampjpe'] / raw_row['pampjpe']:.2f}"
         if plot is None:
-            plot = (name, raw, filtered, ref_J)
-    header = ("| clip | stage | dir error (°) | PA-MPJPE (mm) | jitter (mm/fr²) | reference jitter | L/R swaps | "
-              "skate before / after lock (cm/fr) |\n|---|---|---|---|---|---|---|---|")
-    lines = [header] + [f"| {r['clip']} | {r['stage']} | {r['dir']:.1f} | {r['pampjpe']:.0f} | {r['jitter']:.1f} | "
-                        f"{r['ref_jitter']:.1f} | {r['lr']}/{r['frames']} | {r['skate']} |" for r in rows]
+            plot = (name, raw, fused, ref_J)
+    header = ("| clip | stage | dir error (°) | PA-MPJPE (mm) | ÷ raw: dir / PA | jitter (mm/fr²) | reference jitter "
+              "| L/R swaps | skate before / after lock (cm/fr) | root path error (leg lengths, of travel) "
+              "| hip rise: ours / truth (leg lengths) | fusion cost (ms/frame) |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|")
+    lines = [header] + [f"| {r['clip']} | {r['stage']} | {r['dir']:.1f} | {r['pampjpe']:.0f} | {r['ratio']} | "
+                        f"{r['jitter']:.1f} | {r['ref_jitter']:.1f} | {r['lr']}/{r['frames']} | {r['skate']} | "
+                        f"{r['path']} | {r['rise']} | {r['cost']} |" for r in rows]
     table = "\n".join(lines)
     print(table)
     if write:
@@ -211,6 +289,7 @@ def _plot(plot, png):
     j = JOINTS.index("left_wrist")
     centre = lambda J: J - (J[:, 6:7] + J[:, 7:8]) / 2  # noqa: E731
     series = {"raw": centre(joints_from_track(raw))[:, j], "filtered": centre(joints_from_track(filtered))[:, j]}
+    # filtered here is the default output's landmarks (flips, fusion, smoothing)
     ref = centre(ref_J)[:, j]
     # Put the reference in the landmarks' frame with the same global rotation as the table uses.
     R = kabsch(np.concatenate(list(directions(joints_from_track(raw)).values())),
@@ -219,7 +298,7 @@ def _plot(plot, png):
     fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
     for axis, ax in enumerate(axes):
         ax.plot(series["raw"][:, axis] * 100, color="0.6", lw=1, label="raw landmarks")
-        ax.plot(series["filtered"][:, axis] * 100, color="tab:blue", lw=2, label="filtered (default)")
+        ax.plot(series["filtered"][:, axis] * 100, color="tab:blue", lw=2, label="fused + filtered (default)")
         ax.plot(ref[:, axis] * 100, color="tab:orange", lw=1.5, ls="--", label="reference")
         ax.set_ylabel(f"{'xyz'[axis]} (cm)")
     axes[0].legend(loc="upper right", fontsize=8)
