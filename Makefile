@@ -7,7 +7,7 @@ LTS_BPY := 4.2.23
 LTS_VENV := .venv-lts
 BPY := $(BUILD_VENV)/bin/python
 MODELS := models/pose_landmarker_lite.task models/pose_landmarker_full.task models/pose_landmarker_heavy.task \
-	models/hand_landmarker.task
+	models/hand_landmarker.task models/face_landmarker.task
 SAMPLE := samples/cam01.mp4
 export BLENDER_USER_RESOURCES ?= $(CURDIR)/.cache/blender-user
 

@@ -11,10 +11,14 @@ import numpy as np
 from .errors import TrackError
 from .landmarks import COUNT
 
-FORMAT_VERSION = 2  # 2: optional hand arrays (HAND_KEYS); version 1 caches load without hands
+FORMAT_VERSION = 3  # 2: optional hand arrays (HAND_KEYS); 3: optional face arrays (FACE_KEYS, FACE_EXPRESSION_KEYS);
+# version 1 and 2 caches load without hands / face
 ARRAY_KEYS = ("world_landmarks", "image_landmarks", "visibility", "presence", "detected", "timestamps_ms")
 HAND_KEYS = ("hand_world_landmarks", "hand_image_landmarks", "hand_presence")
 HAND_COUNT = 21  # MediaPipe's hand landmarks (capture/hands.py NAMES)
+FACE_KEYS = ("face_landmarks", "face_presence")
+FACE_EXPRESSION_KEYS = ("face_expressions", "face_expression_names")
+FACE_COUNTS = (478, 468)  # MediaPipe's face mesh with / without the 10 iris points
 META_KEYS = ("fps", "frame_size", "source", "model")
 
 
@@ -35,6 +39,15 @@ class PoseTrack:
     hand_presence        (T,2) 0-1: the hand landmarker's score of the found hand (its handedness score: the
                          Tasks API gives no presence score; a hand is kept only above its presence threshold, 0.5);
                          NaN where no hand was found
+
+    Face (None when the capture had no face, or the cache is older); NaN where no face was found:
+    face_landmarks   (T,478,3) or (T,468,3) normalised like image_landmarks (z relative depth, x's scale),
+                     MediaPipe's face mesh order (478: with the irises)
+    face_presence    (T,) 1.0 where a face was found (the landmarker keeps a face only above its presence
+                     threshold), NaN where not
+    face_expressions (T,K) 0-1 weights under ARKit blendshape names (motion/face.py from the landmarks'
+                     geometry, or the bundle's blendshape model's scores), with face_expression_names (K,);
+                     None until computed (both or neither)
     """
 
     world_landmarks: np.ndarray
@@ -52,10 +65,14 @@ class PoseTrack:
     hand_world_landmarks: np.ndarray | None = None
     hand_image_landmarks: np.ndarray | None = None
     hand_presence: np.ndarray | None = None
+    face_landmarks: np.ndarray | None = None
+    face_presence: np.ndarray | None = None
+    face_expressions: np.ndarray | None = None
+    face_expression_names: tuple | None = None
 
     @classmethod
     def empty(cls, frames: int, fps: float, frame_size, source="", model="", first_frame=0,
-              hands: bool = False) -> "PoseTrack":
+              hands: bool = False, face: bool = False, face_count: int = FACE_COUNTS[0]) -> PoseTrack:
         nan3 = np.full((frames, COUNT, 3), np.nan, dtype=np.float32)
         nan1 = np.full((frames, COUNT), np.nan, dtype=np.float32)
         track = cls(nan3, nan3.copy(), nan1, nan1.copy(), np.zeros(frames, bool),
@@ -65,6 +82,9 @@ class PoseTrack:
             track.hand_world_landmarks = np.full((frames, 2, HAND_COUNT, 3), np.nan, np.float32)
             track.hand_image_landmarks = track.hand_world_landmarks.copy()
             track.hand_presence = np.full((frames, 2), np.nan, np.float32)
+        if face:
+            track.face_landmarks = np.full((frames, int(face_count), 3), np.nan, np.float32)
+            track.face_presence = np.full(frames, np.nan, np.float32)
         return track
 
     @property
@@ -75,6 +95,28 @@ class PoseTrack:
         """{key: array} of the hand arrays, empty when the track has none."""
         return {key: getattr(self, key) for key in HAND_KEYS} if self.has_hands else {}
 
+    @property
+    def has_face(self) -> bool:
+        return self.face_landmarks is not None
+
+    def face_arrays(self) -> dict:
+        """{key: array} of the face arrays present (landmarks, presence; expressions and names when
+        computed), empty when the track has no face. Names as a numpy str array."""
+        if not self.has_face:
+            return {}
+        out = {key: getattr(self, key) for key in FACE_KEYS}
+        if self.face_expressions is not None:
+            out["face_expressions"] = self.face_expressions
+            out["face_expression_names"] = np.asarray(self.face_expression_names, dtype=np.str_)
+        return out
+
+    def _face_rows(self, start: int, stop: int) -> dict:
+        out = {key: getattr(self, key)[start:stop] for key in FACE_KEYS} if self.has_face else {}
+        if self.face_expressions is not None:
+            out["face_expressions"] = self.face_expressions[start:stop]
+            out["face_expression_names"] = self.face_expression_names
+        return out
+
     def __len__(self) -> int:
         return len(self.detected)
 
@@ -82,7 +124,7 @@ class PoseTrack:
     def detected_fraction(self) -> float:
         return float(self.detected.mean()) if len(self) else 0.0
 
-    def validate(self) -> "PoseTrack":
+    def validate(self) -> PoseTrack:
         t = len(self.detected)
         shapes = {"world_landmarks": (t, COUNT, 3), "image_landmarks": (t, COUNT, 3),
                   "visibility": (t, COUNT), "presence": (t, COUNT), "timestamps_ms": (t,)}
@@ -97,18 +139,38 @@ class PoseTrack:
         for key, array in self.hand_arrays().items():
             if np.shape(array) != hand_shapes[key]:
                 raise TrackError(f"'{key}' has shape {np.shape(array)}, expected {hand_shapes[key]}")
+        face = [getattr(self, key) is not None for key in FACE_KEYS]
+        if any(face) and not all(face):
+            raise TrackError("the face arrays must be all present or all absent")
+        expr = [getattr(self, key) is not None for key in FACE_EXPRESSION_KEYS]
+        if any(expr) and not all(expr):
+            raise TrackError("face_expressions and face_expression_names must be both present or both absent")
+        if all(expr) and not self.has_face:
+            raise TrackError("face_expressions need the face landmarks")
+        if self.has_face:
+            shape = np.shape(self.face_landmarks)
+            if len(shape) != 3 or shape[0] != t or shape[1] not in FACE_COUNTS or shape[2] != 3:
+                raise TrackError(f"'face_landmarks' has shape {shape}, expected ({t}, 478 or 468, 3)")
+            if np.shape(self.face_presence) != (t,):
+                raise TrackError(f"'face_presence' has shape {np.shape(self.face_presence)}, expected ({t},)")
+        if all(expr):
+            k = len(self.face_expression_names)
+            if np.shape(self.face_expressions) != (t, k):
+                raise TrackError(f"'face_expressions' has shape {np.shape(self.face_expressions)}, "
+                                 f"expected ({t}, {k})")
         if not (self.fps > 0):
             raise TrackError(f"fps must be positive, got {self.fps}")
         return self
 
-    def sliced(self, start: int, stop: int) -> "PoseTrack":
+    def sliced(self, start: int, stop: int) -> PoseTrack:
         return PoseTrack(self.world_landmarks[start:stop], self.image_landmarks[start:stop],
                          self.visibility[start:stop], self.presence[start:stop], self.detected[start:stop],
                          self.timestamps_ms[start:stop], self.fps, self.frame_size, self.source,
                          self.model, self.first_frame + start,
-                         **{key: array[start:stop] for key, array in self.hand_arrays().items()})
+                         **{key: array[start:stop] for key, array in self.hand_arrays().items()},
+                         **self._face_rows(start, stop))
 
-    def video_range(self, start: int | None, stop: int | None, name: str | None = None) -> "PoseTrack":
+    def video_range(self, start: int | None, stop: int | None, name: str | None = None) -> PoseTrack:
         """The rows of VIDEO frames start (inclusive) to stop (exclusive), as `--frames A:B` means them
         (None: from the cache's first frame / to its end; 0 is frame 0, not "unset"). A stop past the
         cache's end is clamped, like a video's; a range that starts outside the cache, ends before it
@@ -146,7 +208,7 @@ class PoseTrack:
                     timestamps_ms=self.timestamps_ms, fps=np.float64(self.fps),
                     frame_size=np.asarray(self.frame_size, np.int64), source=np.str_(self.source),
                     model=np.str_(self.model), first_frame=np.int64(self.first_frame),
-                    format_version=np.int64(FORMAT_VERSION), **self.hand_arrays())
+                    format_version=np.int64(FORMAT_VERSION), **self.hand_arrays(), **self.face_arrays())
                 fh.flush()
                 os.fsync(fh.fileno())
             umask = os.umask(0)
@@ -160,7 +222,7 @@ class PoseTrack:
         return path
 
     @classmethod
-    def load(cls, path) -> "PoseTrack":
+    def load(cls, path) -> PoseTrack:
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as data:
@@ -176,6 +238,12 @@ class PoseTrack:
                 if all(key in data.files for key in HAND_KEYS):  # format 2 with hands
                     for key in HAND_KEYS:
                         setattr(track, key, data[key].astype(np.float32))
+                if all(key in data.files for key in FACE_KEYS):  # format 3 with a face
+                    for key in FACE_KEYS:
+                        setattr(track, key, data[key].astype(np.float32))
+                    if all(key in data.files for key in FACE_EXPRESSION_KEYS):
+                        track.face_expressions = data["face_expressions"].astype(np.float32)
+                        track.face_expression_names = tuple(str(n) for n in data["face_expression_names"])
         except TrackError:
             raise
         except FileNotFoundError:

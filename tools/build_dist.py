@@ -12,7 +12,7 @@ What it does (idempotent; cached in .cache/, which git ignores):
    pinned versions below anew for every platform and Python version and rewrites the lock.
 3. Stages the extension's runtime files in .cache/dist/stage/video_mocap: __init__.py, the top-level
    modules (not cli.py: the headless command needs a venv, not Blender), every top-level Python
-   package but tests/ and tools/, the built models (three pose, one hand; sha256-checked against
+   package but tests/ and tools/, the built models (three pose, one hand, one face; sha256-checked against
    tools/models.lock.json) and wheels/. The staged blender_manifest.toml is the source manifest
    plus `platforms` and `wheels` (forward slashes); the source manifest is not touched. Every
    absolute import in the staged code must be the standard library, Blender's, or a bundled wheel's.
@@ -95,7 +95,7 @@ BLENDER_MODULES = {"bpy", "bpy_extras", "bpy_types", "mathutils", "bmesh", "bl_m
 NOT_RUNTIME_PACKAGES = {"tests", "tools"}
 NOT_RUNTIME_MODULES = {"cli.py"}
 MODEL_FILES = ("pose_landmarker_lite.task", "pose_landmarker_full.task", "pose_landmarker_heavy.task",
-               "hand_landmarker.task")
+               "hand_landmarker.task", "face_landmarker.task")
 FIXED_MTIME = 1704067200  # 2024-01-01, for every staged file: equal inputs give zips with equal members
 # (only the manifest Blender's builder rewrites per platform carries the build time)
 

@@ -16,6 +16,15 @@ Reproducible and offline after the first fetch:
    (Apache-2.0) from PyPI `mediapipe==0.10.21`, the wheel the build venv installs anyway, each
    sha256-verified. Both already carry the image-input metadata the Tasks API reads (RGB, mean 0,
    std 255; checked here), so they are bundled byte for byte, in the same aligned zip.
+7. `face_landmarker.task` (face_detector.tflite + face_landmarks_detector.tflite, the member names of
+   MediaPipe's FaceLandmarker; no face_blendshapes.tflite: no such model is published under a licence
+   we can ship): face_detection_short_range.tflite (bundled byte for byte, its metadata says mean 127.5,
+   std 127.5) and face_landmark_with_attention.tflite (Apache-2.0, PyPI `mediapipe==0.10.21`, each
+   sha256-verified). The latter is the legacy FaceMesh model with iris refinement: three MediaPipe custom
+   ops and seven outputs, which the Tasks runtime cannot load. tools/face_model.py rewrites the custom
+   ops with standard TFLite ops and appends the legacy graph's landmark refinement, giving the single
+   478-point output (plus the face flag) the Tasks face graph reads; its image metadata (mean 0, std 255)
+   is then added again. Its landmarks match legacy FaceMesh(refine_landmarks=True) to < 0.01 px.
 
 Usage: python tools/build_models.py [--out models] [--cache .cache] [--record]
 """
@@ -43,6 +52,9 @@ HAND_MEMBERS = {  # bundle member ← file of the mediapipe wheel
     "hand_detector.tflite": "mediapipe/modules/palm_detection/palm_detection_full.tflite",
     "hand_landmarks_detector.tflite": "mediapipe/modules/hand_landmark/hand_landmark_full.tflite",
 }
+FACE_TASK = "face_landmarker.task"
+FACE_DETECTOR = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
+FACE_LANDMARKS = "mediapipe/modules/face_landmark/face_landmark_with_attention.tflite"
 
 
 def sha256(data: bytes) -> str:
@@ -77,14 +89,15 @@ def read_members(tgz: bytes, lock: dict) -> dict[str, bytes]:
     return out
 
 
-def read_wheel_files(lock: dict) -> dict[str, bytes]:
-    """The hand tflites from the installed mediapipe wheel (the build venv's), version and sha256 checked."""
+def read_wheel_files(lock: dict, part: str = "hand") -> dict[str, bytes]:
+    """The hand (or face) tflites from the installed mediapipe wheel (the build venv's), version and
+    sha256 checked."""
     from importlib import metadata
 
-    hand = lock["hand"]
+    hand = lock[part]
     version = metadata.version("mediapipe")
     if version != hand["pypi_version"]:
-        raise SystemExit(f"the hand models come from mediapipe=={hand['pypi_version']}, this Python has {version} "
+        raise SystemExit(f"the {part} models come from mediapipe=={hand['pypi_version']}, this Python has {version} "
                          f"(run this script with the build venv: make models)")
     dist = metadata.distribution("mediapipe")
     out = {}
@@ -115,6 +128,16 @@ def build_hands(lock: dict) -> bytes:
         check_image_metadata(files[source], source)
         members[member] = files[source]
     return bundle(members)
+
+
+def build_face(lock: dict) -> bytes:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import face_model
+
+    files = read_wheel_files(lock, "face")
+    landmarks = add_image_metadata(face_model.convert(files[FACE_LANDMARKS]), 0.0, 255.0)  # [0, 1], as the original
+    check_image_metadata(landmarks, "face landmarks")
+    return bundle({"face_detector.tflite": files[FACE_DETECTOR], "face_landmarks_detector.tflite": landmarks})
 
 
 def add_image_metadata(model: bytes, mean: float, std: float) -> bytes:
@@ -167,6 +190,7 @@ def build(out: Path, cache: Path, record: bool = False) -> dict[str, str]:
         name = f"pose_landmarker_{variant}.task"
         built[name] = write_checked(task, out / name, lock, record)
     built[HAND_TASK] = write_checked(build_hands(lock), out / HAND_TASK, lock, record)
+    built[FACE_TASK] = write_checked(build_face(lock), out / FACE_TASK, lock, record)
     if record:
         lock["task_sha256"] = built
         LOCK.write_text(json.dumps(lock, indent=2) + "\n")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from video_mocap.capture.hands import LEFT, RIGHT, body_sides, hand_crop
-from video_mocap.capture.segment import _place, _Rows
+from video_mocap.capture.segment import Rows, place_rows
 from video_mocap.capture.track import FORMAT_VERSION, HAND_KEYS, PoseTrack, TrackError
 
 
@@ -44,7 +44,7 @@ def test_round_trip_with_hands(tmp_path):
     path = t.save(tmp_path / "hands.npz")
     with np.load(path) as data:
         assert set(HAND_KEYS) <= set(data.files)
-        assert int(data["format_version"]) == FORMAT_VERSION == 2
+        assert int(data["format_version"]) == FORMAT_VERSION == 3
     back = PoseTrack.load(path)
     assert back.has_hands
     for key in HAND_KEYS:
@@ -103,7 +103,7 @@ def test_validate_rejects_bad_or_partial_hand_arrays(tmp_path):
 def test_rows_messages_carry_the_hands_into_the_stitched_track():
     """A worker's 'rows' message with hands, placed by the parent (the parallel capture's stitching)."""
     track = PoseTrack.empty(5, 30.0, (64, 64), first_frame=10, hands=True)
-    rows = _Rows()
+    rows = Rows()
     rows.clear(12)
     nan = (np.full((2, 21, 3), np.nan, np.float32), np.full((2, 21, 3), np.nan, np.float32), np.full(2, np.nan))
     found = (np.ones((33, 3), np.float32), np.ones((33, 3), np.float32), np.ones(33, np.float32),
@@ -111,11 +111,11 @@ def test_rows_messages_carry_the_hands_into_the_stitched_track():
     hand = (np.full((2, 21, 3), 0.25, np.float32), np.full((2, 21, 3), 0.5, np.float32), np.array([0.8, 0.6]))
     rows.add(found, 400, hand)
     rows.add(None, 433, nan)
-    assert _place(track, rows.message(), 10) == 2
+    assert place_rows(track, rows.message(), 10) == 2
     assert (track.hand_world_landmarks[2] == 0.25).all() and (track.hand_image_landmarks[2] == 0.5).all()
     assert track.hand_presence[2].tolist() == pytest.approx([0.8, 0.6])
     assert np.isnan(track.hand_presence[[0, 1, 3, 4]]).all()
-    body_only = _Rows()
+    body_only = Rows()
     body_only.clear(10)
     body_only.add(found, 333)
     assert len(body_only.message()) == 8  # no hands: the message of format 1

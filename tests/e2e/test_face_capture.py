@@ -1,0 +1,140 @@
+"""The built face model (tools/build_models.py: face_landmarker.task) and capture/face.py's FaceTracker on a
+real face: scikit-image's `astronaut` (NASA photograph, public domain; the PNG inside the scikit-image
+0.26.0 wheel, sha256-checked, cached in .cache/fixtures/face).
+
+- the bundle is the one tools/models.lock.json records, and loads in the Tasks API (478 landmarks);
+- its landmarks match the legacy FaceMesh (mediapipe 0.10.21's solutions API, refine_landmarks=True, run in
+  the build venv) to well under a pixel;
+- a face too small for the short-range detector in a wide frame is found in the crop placed from the
+  body's face points, and lands where the full-frame close-up puts it;
+- expressions and head rotation come out of real landmarks (finite, 0..1, a frontal head).
+Skips (saying why) only where the model or the image is missing.
+"""
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from video_mocap.capture import face as capface
+from video_mocap.motion import face as F
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = REPO / "models" / "face_landmarker.task"
+IMAGE = REPO / ".cache" / "fixtures" / "face" / "astronaut.png"
+IMAGE_SHA256 = "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5"
+BUILD_PY = REPO / ".venv-build" / "bin" / "python"
+
+LEGACY = r"""
+import json, sys
+import cv2, mediapipe as mp
+img = cv2.cvtColor(cv2.imread(sys.argv[1]), cv2.COLOR_BGR2RGB)
+with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1) as fm:
+    r = fm.process(img)
+print(json.dumps([(p.x, p.y, p.z) for p in r.multi_face_landmarks[0].landmark]))
+"""
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def model():
+    if not MODEL.exists():
+        pytest.skip(f"{MODEL} missing: build it with 'make models' (tools/build_models.py)")
+    return MODEL
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    """RGB (512,512,3) of the astronaut image: from the cache, else extracted from the scikit-image wheel."""
+    import cv2
+
+    if not IMAGE.exists() or sha256(IMAGE) != IMAGE_SHA256:
+        with tempfile.TemporaryDirectory() as tmp:
+            proc = subprocess.run([sys.executable, "-m", "pip", "download", "scikit-image==0.26.0", "--no-deps",
+                                   "--only-binary=:all:", "-q", "-d", tmp], capture_output=True, text=True)
+            wheels = list(Path(tmp).glob("scikit_image-*.whl"))
+            if proc.returncode or not wheels:
+                pytest.skip(f"the astronaut test image is not cached in {IMAGE} and the scikit-image wheel "
+                            f"could not be downloaded ({proc.stderr.strip()[-200:]})")
+            with zipfile.ZipFile(wheels[0]) as zf:
+                data = zf.read("skimage/data/astronaut.png")
+        if hashlib.sha256(data).hexdigest() != IMAGE_SHA256:
+            pytest.fail("astronaut.png from scikit-image 0.26.0 has an unexpected sha256")
+        IMAGE.parent.mkdir(parents=True, exist_ok=True)
+        IMAGE.write_bytes(data)
+    return cv2.cvtColor(cv2.imread(str(IMAGE)), cv2.COLOR_BGR2RGB)
+
+
+def test_bundle_is_the_locked_one(model):
+    lock = json.loads((REPO / "tools" / "models.lock.json").read_text())
+    assert sha256(model) == lock["task_sha256"]["face_landmarker.task"]
+    with zipfile.ZipFile(model) as zf:
+        assert set(zf.namelist()) == set(capface.FACE_BUNDLE_MEMBERS)   # no blendshape model is shipped
+    assert capface.resolve_face_model(model) == model and not capface.has_blendshapes(model)
+
+
+def close_up(model, image, frames=3):
+    with capface.FaceTracker(model) as tracker:
+        out = [tracker.detect(image, 33 * i, None) for i in range(frames)]
+        assert tracker.stats["full_frame"] == frames and tracker.stats["found"] == frames
+    return out
+
+
+def test_close_up_matches_legacy_face_mesh(model, astronaut):
+    (pts, presence, blend), *_ = close_up(model, astronaut, 1)
+    assert pts.shape == (478, 3) and presence == 1.0 and blend is None
+    h, w = astronaut.shape[:2]
+    assert np.isfinite(pts).all()
+    x, y = pts[:, 0] * w, pts[:, 1] * h
+    assert 150 < x.mean() < 260 and 50 < y.mean() < 160        # the astronaut's face, upper left of centre
+    if not BUILD_PY.exists():
+        pytest.skip(f"the legacy FaceMesh comparison runs mediapipe 0.10.21 in {BUILD_PY} (make models creates it)")
+    proc = subprocess.run([str(BUILD_PY), "-c", LEGACY, str(IMAGE)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    legacy = np.array(json.loads(proc.stdout.strip().splitlines()[-1]))
+    diff = np.linalg.norm((pts[:, :2] - legacy[:, :2]) * [w, h], axis=1)
+    assert diff.max() < 0.1, f"max {diff.max():.3f} px"                  # measured: 0.003 px
+    assert np.abs(pts[:, 2] - legacy[:, 2]).max() < 1e-3
+
+
+def test_small_face_in_a_wide_frame_is_found_in_the_body_crop(model, astronaut):
+    import cv2
+
+    small = cv2.resize(astronaut, (160, 160), interpolation=cv2.INTER_AREA)   # face ~50 px wide
+    frame = np.full((720, 1280, 3), 90, np.uint8)
+    frame[400:560, 900:1060] = small
+    (ref, _, _), = close_up(model, astronaut, 1)
+    expected = np.column_stack([(900 + ref[:, 0] * 160) / 1280, (400 + ref[:, 1] * 160) / 720])
+    # the body's face points where BlazePose would put them: from the close-up's landmarks
+    body = np.full((33, 3), np.nan)
+    for i, j in {0: 1, 2: 468, 5: 473, 7: 234, 8: 454, 9: 61, 10: 291}.items():
+        body[i, :2] = expected[j]
+    for i, (a, b) in {1: (0, 2), 3: (2, 7), 4: (0, 5), 6: (5, 8)}.items():
+        body[i, :2] = 0.5 * (body[a, :2] + body[b, :2])
+    with capface.FaceTracker(model) as tracker:
+        full = tracker.detect(frame, 0, None)
+        crops = [tracker.detect(frame, 33 * (i + 1), body) for i in range(3)]
+    assert np.isnan(full[1])                                             # the short-range detector misses it
+    for pts, presence, _ in crops:
+        assert presence == 1.0
+        err = np.linalg.norm((pts[:, :2] - expected) * [1280, 720], axis=1)
+        assert np.median(err) < 1.5, np.median(err)
+    assert tracker.stats["crops"] == 3 and tracker.stats["found"] == 3
+
+
+def test_expressions_and_head_rotation_from_real_landmarks(model, astronaut):
+    pts = np.array([p for p, _, _ in close_up(model, astronaut, 3)])
+    weights, names = F.expressions(pts, astronaut.shape[1::-1])
+    assert np.isfinite(weights).all() and weights.min() >= 0 and weights.max() <= 1
+    rot = F.head_rotation(pts, astronaut.shape[1::-1])
+    # the astronaut looks at the camera, head turned a little: forward axis toward the camera (-z)
+    assert rot[0][2, 2] < -0.8
+    assert np.allclose(rot[0] @ rot[0].T, np.eye(3), atol=1e-6)
