@@ -23,6 +23,7 @@ def register():
     import bpy
 
     from . import operators, preferences, properties, ui
+    from .blender import cli_command
     from .ui import overlay
 
     global _unregister_classes
@@ -36,6 +37,7 @@ def register():
     register_classes()
     properties.register_props()
     overlay.register()
+    cli_command.register()  # `blender -c video_mocap …`: the headless command in a stock Blender
     bpy.app.handlers.load_pre.append(bpy.app.handlers.persistent(_on_load_pre))
 
 
@@ -43,13 +45,14 @@ def unregister():
     import bpy
 
     from . import properties
-    from .blender import jobs
+    from .blender import cli_command, jobs
     from .ui import overlay
 
     global _unregister_classes
     if _on_load_pre in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_on_load_pre)
     jobs.cancel_all()
+    cli_command.unregister()
     overlay.unregister()
     properties.unregister_props()
     if _unregister_classes is not None:

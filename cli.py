@@ -67,6 +67,14 @@ def build_parser(prog: str = "cli.py", description: str | None = None) -> argpar
     ap.add_argument("--hands", action="store_true",
                     help="capture both hands and key the fingers (about half the capture speed, so off by default)")
     ap.add_argument("--hand-model-file", help="a hand_landmarker .task file to use instead of the built one")
+    ap.add_argument("--face", action="store_true",
+                    help="capture the face too: expressions on the character's shape keys (ARKit or VRM names) "
+                         "and Rigify face bones; the head turns with the face")
+    ap.add_argument("--face-model-file", help="a face_landmarker .task file to use instead of the built one")
+    ap.add_argument("--face-strength", type=float, default=1.0, help="expression weights × this (0: none keyed)")
+    ap.add_argument("--face-neutral-frame", type=int, default=None,
+                    help="video frame with the performer's relaxed face (default: found in the clip)")
+    ap.add_argument("--face-map", help='shape key map JSON: {"shape_keys": {"jawOpen": "MouthOpen", ...}}')
     ap.add_argument("--armature", help="target armature: FILE.blend:OBJECT (default: a new Rigify metarig)")
     ap.add_argument("--rig", default=None,
                     help=f"bone-name preset of the target: auto, {', '.join(PRESETS)}, or {GENERIC} (guessed "
@@ -186,8 +194,14 @@ def bake_and_export(track, options, args, progress) -> None:
         blend, name = args.armature.rsplit(":", 1)
         obj = open_armature(blend, name)
     else:
-        bpy.ops.wm.read_factory_settings(use_empty=True)
+        # An empty scene from the factory startup file; not read_factory_settings, which inside the Blender
+        # binary (blender -c video_mocap) would also reset the preferences and the extensions.
+        bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
         obj = add_metarig(context)
+        if track.has_face:  # a head with ARKit shape keys, to show the expressions on the default target
+            from video_mocap.blender.face import add_face_test_mesh
+
+            add_face_test_mesh(context, obj)
         if options.rig == "auto":
             options.rig = "metarig"
     # The default target is built to the performer's proportions; a user's own armature keeps its own.

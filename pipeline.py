@@ -47,6 +47,11 @@ class Options:
     fov_deg: float | None = None        # camera field of view across the longer side (default 60)
     focal_mm: float | None = None       # or the lens, full-frame equivalent
     rig: str | dict | None = "auto"     # auto | preset | bone map JSON path | {role: bone}
+    face: bool = False                  # capture the face too; keyed (and the head follows it) whenever the take has one
+    face_model_file: str | None = None  # a user face_landmarker.task (its blendshapes are used if it has them)
+    face_strength: float = 1.0          # expression weights × this (0: expressions not keyed)
+    face_neutral_frame: int | None = None  # video frame of the performer's neutral face (None: found in the clip)
+    face_map: str | None = None         # shape key map JSON {"shape_keys": {"jawOpen": "MouthOpen", …}}
     level: bool = True                  # make the body upright whatever the camera's tilt
 
     @property
@@ -67,7 +72,10 @@ class Options:
                    workers=args.workers, hands=getattr(args, "hands", False),
                    hand_model_file=getattr(args, "hand_model_file", None), fix_sides=not args.keep_flips, fusion=not args.no_fusion,
                    smoothing=args.smooth, smooth_hz=args.smooth_hz, root_mode=args.root,
-                   foot_lock=not args.no_foot_lock, fov_deg=args.fov, focal_mm=args.focal_mm, rig=rig)
+                   foot_lock=not args.no_foot_lock, fov_deg=args.fov, focal_mm=args.focal_mm, rig=rig,
+                   face=getattr(args, "face", False), face_model_file=getattr(args, "face_model_file", None),
+                   face_strength=getattr(args, "face_strength", 1.0),
+                   face_neutral_frame=getattr(args, "face_neutral_frame", None), face_map=getattr(args, "face_map", None))
 
     @classmethod
     def from_settings(cls, settings, **overrides) -> "Options":

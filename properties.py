@@ -114,6 +114,17 @@ class VIDEO_MOCAP_PG_settings(bpy.types.PropertyGroup):
     hands: bpy.props.BoolProperty(name="Hands", default=False,
                                   description="Capture both hands too and key the fingers (about half the capture "
                                               "speed)")
+    face: bpy.props.BoolProperty(name="Face", default=False,
+                                 description="Capture the face too: expressions keyed on the character's shape keys "
+                                             "(ARKit or VRM names) and Rigify face bones; the head turns with the face")
+    face_strength: bpy.props.FloatProperty(name="Expression Strength", default=1.0, min=0.0, max=2.0, soft_max=1.5,
+                                           description="Expression weights are multiplied by this (0: not keyed)")
+    face_neutral_frame: bpy.props.IntProperty(name="Neutral Face Frame", default=-1, min=-1,
+                                              description="Video frame where the performer's face is relaxed "
+                                                          "(-1: found in the clip)")
+    face_map: bpy.props.StringProperty(name="Shape Key Map", default="", subtype="FILE_PATH",
+                                       description='Optional JSON naming shape keys: {"shape_keys": {"jawOpen": '
+                                                   '"MouthOpen"}}')
     fusion: bpy.props.BoolProperty(name="Image-Plane Fusion", default=True,
                                    description="Place the joints on the camera rays through the detected 2D "
                                                "points, with the model's depth and constant bone lengths "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..capture.errors import RigError
+from ..capture.errors import MotionError, RigError
 from ..capture.track import PoseTrack
 from ..pipeline import Motion, Options, Report, clean, performer_lengths, solve_cleaned
 from ..retarget.bonemaps import detect_preset, load_bone_map, resolve_preset
@@ -46,6 +46,7 @@ class ApplyResult:
     bone_map: dict = field(default_factory=dict)
     report: Report = field(default_factory=Report)
     motion: Motion | None = None
+    face: dict | None = None                  # blender/face.apply_face's result when the take had a face
 
     @property
     def warnings(self) -> list[str]:
@@ -132,7 +133,8 @@ def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = None, f
     check_target(obj)
     preset, bone_map = choose_bone_map(obj, options.rig)
     report = report if report is not None else Report()
-    cleaned = clean(track, options, report)
+    cleaned = _keep_face(track, clean(track, options, report))
+    neutral = _neutral_row(cleaned, getattr(options, "face_neutral_frame", None)) if cleaned.has_face else None
     if fit_proportions:
         lengths = performer_lengths(cleaned)
         fit_to_proportions(context, obj, lengths, bone_map)
@@ -154,6 +156,15 @@ def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = None, f
     keyed = key_rotations(action, obj, {b: q[keep] for b, q in rotations.items()}, times[keep])
     for name, location in solution.locations.items():
         write_curves(action, obj, bone_path(name, "location"), times[keep], location[keep], name)
+    face = None
+    strength = getattr(options, "face_strength", 1.0)
+    if cleaned.has_face and strength > 0:  # like the hands: whenever the take has a face (after the body:
+        from .face import apply_face     # the jaw and lids key into its action)
+
+        face = apply_face(context, obj, cleaned, frame_start, strength=strength,
+                          shape_key_map=getattr(options, "face_map", None) or None, report=motion.report,
+                          neutral_frame=neutral,
+                          times=times, action=action, fov_deg=_face_fov(options))
     frame_end = int(round(times[-1]))
     if set_scene:
         scene = context.scene
@@ -167,4 +178,30 @@ def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = None, f
         report.info(f"bone map: preset '{preset}' ({len(bone_map)} roles)")
     report.info(f"keyed {len(keyed)} bones, frames {frame_start}-{frame_end} into action '{action.name}'")
     return ApplyResult(action, frame_start, frame_end, keyed, solution.missing_roles, preset,
-                       {r: bone_map[r] for r in bone_map if bone_map[r] in rest.bones}, report, motion)
+                       {r: bone_map[r] for r in bone_map if bone_map[r] in rest.bones}, report, motion, face)
+
+
+def _keep_face(track: PoseTrack, cleaned: PoseTrack) -> PoseTrack:
+    """The cleaning stages rebuild the track without its face arrays: carry them over (cleaning does not
+    change the face). A no-op once pipeline.clean keeps them itself."""
+    if track.has_face and not cleaned.has_face and len(track) == len(cleaned):
+        for key, value in track.face_arrays().items():
+            setattr(cleaned, key, tuple(str(v) for v in value) if key == "face_expression_names" else value)
+    return cleaned
+
+
+def _neutral_row(track: PoseTrack, video_frame) -> int | None:
+    """The user's neutral face (a video frame number; None or < 0: found in the clip) as a row."""
+    if video_frame is None or video_frame < 0:
+        return None
+    row = int(video_frame) - track.first_frame
+    if not 0 <= row < len(track):
+        raise MotionError(f"The neutral face frame {video_frame} is outside the take "
+                          f"(video frames {track.first_frame}-{track.first_frame + len(track) - 1}).")
+    return row
+
+
+def _face_fov(options) -> float:
+    from ..retarget.solver import camera_fov
+
+    return camera_fov(options.camera, (1, 1)) if options.camera else 60.0

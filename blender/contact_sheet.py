@@ -11,9 +11,30 @@ from ..capture.video import VideoSource
 LEFT, RIGHT, MID = (255, 128, 0), (0, 96, 255), (60, 200, 60)  # BGR: left blue, right orange-red
 
 
+FACE = (170, 230, 255)  # BGR: the face mesh's points, pale yellow
+
+
+def _draw_face(img, track: PoseTrack, row: int) -> bool:
+    """The face landmarks (MediaPipe's face mesh) as small dots, where the take has a face at row."""
+    import cv2
+
+    if not getattr(track, "has_face", False):
+        return False
+    pts = np.asarray(track.face_landmarks[row, :, :2], np.float64)
+    present = track.face_presence is None or np.nan_to_num(float(track.face_presence[row])) > 0
+    if not present or not np.isfinite(pts).all():
+        return False
+    h, w = img.shape[:2]
+    radius = max(1, int(round(min(h, w) / 500)))
+    for x, y in (pts * (w, h)).round().astype(int):
+        cv2.circle(img, (int(x), int(y)), radius, FACE, -1, cv2.LINE_AA)
+    return True
+
+
 def _draw_landmarks(img, track: PoseTrack, row: int):
     import cv2
 
+    _draw_face(img, track, row)
     if not track.detected[row]:
         cv2.putText(img, "no person", (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 255), 3)
         return

@@ -47,12 +47,28 @@ def _select_only(context, obj) -> None:
     context.view_layer.objects.active = obj
 
 
-def export_fbx(context, obj, path: str, preset: str = "unity") -> str:
-    """Baked animation of the armature only, no leaf bones, Y-up/-Z-forward."""
+def animated_face_meshes(obj) -> list:
+    """The armature's meshes whose shape keys play an action of ours (blender/face.apply_face keyed them)."""
+    from .face import face_meshes
+
+    def ours(key):
+        action = key.animation_data.action if key.animation_data is not None else None
+        return action is not None and "mocap_source" in action
+
+    return [m for m in face_meshes(obj) if ours(m.data.shape_keys)]
+
+
+def export_fbx(context, obj, path: str, preset: str = "unity", meshes=None) -> str:
+    """Baked animation of the armature, no leaf bones, Y-up/-Z-forward; with the meshes whose shape keys
+    are animated (the face: blendshape animation; meshes=None finds them, [] leaves them out)."""
     _prepare(path)
     _select_only(context, obj)
+    meshes = animated_face_meshes(obj) if meshes is None else list(meshes)
+    for mesh in meshes:
+        mesh.select_set(True)
     return _run_exporter(
-        "FBX", path, bpy.ops.export_scene.fbx, use_selection=True, object_types={"ARMATURE"},
+        "FBX", path, bpy.ops.export_scene.fbx, use_selection=True,
+        object_types={"ARMATURE", "MESH"} if meshes else {"ARMATURE"},
         add_leaf_bones=False, bake_anim=True, bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False,
         bake_anim_force_startend_keying=True, bake_anim_simplify_factor=0.0,
         primary_bone_axis="Y", secondary_bone_axis="X", use_armature_deform_only=False,

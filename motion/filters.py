@@ -702,5 +702,6 @@ def smooth_track(track: PoseTrack, method: str = "zero_phase", *, strength_hz: f
     out = PoseTrack(world.astype(track.world_landmarks.dtype), image.astype(track.image_landmarks.dtype),
                     vis.astype(track.visibility.dtype), pres.astype(track.presence.dtype), detected,
                     np.array(track.timestamps_ms, copy=True), track.fps, tuple(track.frame_size), track.source,
-                    track.model, track.first_frame, dict(track.extra, filter_report=report), **track.hand_arrays())
+                    track.model, track.first_frame, dict(track.extra, filter_report=report), **track.hand_arrays(),
+                    **track._face_rows(0, len(track)))
     return out, report

@@ -321,6 +321,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
     new = PoseTrack(out_world, np.array(track.image_landmarks, copy=True), np.array(track.visibility, copy=True),
                     np.array(track.presence, copy=True), np.array(track.detected, copy=True),
                     np.array(track.timestamps_ms, copy=True), track.fps, tuple(track.frame_size), track.source,
-                    track.model, track.first_frame, extra, **track.hand_arrays())
+                    track.model, track.first_frame, extra, **track.hand_arrays(),
+                    **track._face_rows(0, len(track)))
     report.seconds = time.perf_counter() - t0
     return new, report

@@ -14,7 +14,7 @@ from .body import part_frames, rest_landmarks
 from .hands import (FADE_S, LIMITS, MAX_PALM_BODY_DEG, HandSolution, apply_palms, hand_seen, hand_weights,
                     hands_in_blender, palm_agrees, solve_hands)
 from .rig import RestPose, resolve_bone_map
-from .rotations import make_continuous, matrix_to_quaternion, slerp_matrices
+from .rotations import frame, make_continuous, matrix_to_quaternion, quaternion_to_matrix, slerp_matrices
 
 
 @dataclass
@@ -107,10 +107,12 @@ def landmarks_in_blender(track: PoseTrack) -> tuple[np.ndarray, int]:
 
 def solve(track: PoseTrack, rest: RestPose, bone_map: dict[str, str], root_mode: str = "hips",
           visibility_threshold: float = VISIBILITY_THRESHOLD, level: bool = True, foot_lock: bool = True,
-          camera: dict | None = None, hands: bool = True) -> Solution:
+          camera: dict | None = None, hands: bool = True, face: bool = True) -> Solution:
     """A capture onto a rig. level: make the body upright whatever the camera's tilt (gravity from
-    the feet or the torso); camera: fov_deg / focal_px / focal_mm+sensor_mm for root motion."""
+    the feet or the torso); camera: fov_deg / focal_px / focal_mm+sensor_mm for root motion.
+    face: where the take has a face, the head takes the face's orientation (`face_head_frames`)."""
     P, filled = landmarks_in_blender(track)
+    rotation = None
     reliable = part_reliability(track, visibility_threshold) if visibility_threshold > 0 else None
     trajectory = None
     if level or root_mode in ("hips", "root_bone"):
@@ -120,12 +122,90 @@ def solve(track: PoseTrack, rest: RestPose, bone_map: dict[str, str], root_mode:
             trajectory, _ = fill_missing(hips, ok)
         if level:
             P = P @ rotation.T
+    extra = {}
+    if face and getattr(track, "face_landmarks", None) is not None:
+        extra["head_frames"] = face_head_frames(track, rotation if level else None, camera)
     if hands and getattr(track, "hand_world_landmarks", None) is not None:
         H = hands_in_blender(track.hand_world_landmarks, rotation if level else None)
         return solve_with_hands(P, H, track.hand_presence, rest, bone_map, track.fps, filled=filled,
-                                reliable=reliable, root_mode=root_mode, trajectory=trajectory, foot_lock=foot_lock)
+                                reliable=reliable, root_mode=root_mode, trajectory=trajectory, foot_lock=foot_lock,
+                                **extra)
     return solve_points(P, rest, bone_map, filled, reliable, root_mode, trajectory=trajectory, fps=track.fps,
-                        foot_lock=foot_lock)
+                        foot_lock=foot_lock, **extra)
+
+
+# MediaPipe axes (x right, y down, z away from the camera) → Blender's, as a matrix (landmarks.mediapipe_to_blender)
+MEDIAPIPE_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+FACE_HEAD_FADE_S = 0.3  # where the face is lost, the head eases back to the body's head over this long
+
+
+def camera_fov(camera: dict | None, frame_size) -> float:
+    """The camera's field of view (degrees, across the longer side) from solve()'s camera dict
+    (fov_deg | focal_px | focal_mm [+ sensor_mm]); 60 when unknown."""
+    camera = camera or {}
+    if camera.get("fov_deg"):
+        return float(camera["fov_deg"])
+    if camera.get("focal_px"):
+        return float(np.degrees(2 * np.arctan(0.5 * max(frame_size) / float(camera["focal_px"]))))
+    if camera.get("focal_mm"):
+        sensor = float(camera.get("sensor_mm") or 36.0)
+        return float(np.degrees(2 * np.arctan(0.5 * sensor / float(camera["focal_mm"]))))
+    return 60.0
+
+
+def face_head_frames(track: PoseTrack, level: np.ndarray | None = None, camera: dict | None = None,
+                     smooth_hz: float | None = 6.0) -> np.ndarray:
+    """(T,3,3) the head's orientation from the face landmarks (motion/face.head_rotation) in the solver's
+    axes: Blender's (mediapipe_to_blender), then `level` (the solver's levelling rotation) when given.
+    Columns: the head's left, up, forward. NaN where no face. Smoothed (zero phase, `smooth_hz`; None: not)
+    like the body, since a per-frame fit of the face jitters a little."""
+    from ..motion.face import head_rotation
+    from ..motion.filters import smooth_quaternions
+
+    rot = head_rotation(track.face_landmarks, track.frame_size, camera_fov(camera, track.frame_size))
+    present = np.isfinite(rot).all(axis=(1, 2))
+    if track.face_presence is not None:
+        present &= np.nan_to_num(np.asarray(track.face_presence, np.float64), nan=0.0) > 0
+    out = np.full(rot.shape, np.nan)
+    if not present.any():
+        return out
+    m = MEDIAPIPE_TO_BLENDER @ rot[present]
+    if level is not None:
+        m = level @ m
+    if smooth_hz and present.sum() > 3:
+        q = np.full((len(rot), 4), np.nan)
+        q[present] = matrix_to_quaternion(m)
+        q = smooth_quaternions(q, track.fps, cutoff_hz=smooth_hz, weights=present.astype(np.float64))
+        m = quaternion_to_matrix(q[present])
+    out[present] = m
+    return out
+
+
+def _face_head(body_head: np.ndarray, head_frames: np.ndarray, rest_head: np.ndarray, rest_bone: np.ndarray,
+               weights: np.ndarray | None, fps: float) -> np.ndarray:
+    """The solver's head part frame (part_frames 'head', T,3,3) with the face's orientation where the
+    face was seen, eased back to the body's over FACE_HEAD_FADE_S where it was not.
+
+    The face's frame (left, up, forward: the head's true axes) is not the landmark-built one (ears and
+    nose: the nose sits below the ears, so its 'up' leans back); the rest pose relates the two: the rest
+    head's true frame is up along the head bone and left along the rest ear line."""
+    finite = np.isfinite(head_frames).all(axis=(1, 2))
+    if not finite.any():
+        return body_head
+    face = np.empty_like(head_frames)
+    face[finite] = frame(head_frames[finite][..., 1], head_frames[finite][..., 0])
+    face, _ = fill_missing(face, finite)
+    rest_true = frame(rest_bone[:, 1], rest_head[:, 0])
+    face = face @ (rest_true.T @ rest_head)                    # as the landmark-built head frame would be
+    if weights is None:
+        from .hands import hand_weights
+
+        weights = hand_weights(finite[:, None], fps, FACE_HEAD_FADE_S)[:, 0]
+    w = np.clip(np.asarray(weights, np.float64), 0.0, 1.0)
+    out = slerp_matrices(body_head, face, w[:, None])
+    out[w >= 1.0] = face[w >= 1.0]
+    out[w <= 0.0] = body_head[w <= 0.0]
+    return out
 
 
 def solve_with_hands(P: np.ndarray, hand_points: np.ndarray | None, presence: np.ndarray | None,
@@ -153,13 +233,17 @@ def solve_with_hands(P: np.ndarray, hand_points: np.ndarray | None, presence: np
 
 def solve_points(P: np.ndarray, rest: RestPose, bone_map: dict[str, str], filled: int = 0,
                  reliable: dict[str, np.ndarray] | None = None, root_mode: str = "in_place",
-                 trajectory: np.ndarray | None = None, fps: float = 30.0, foot_lock: bool = True) -> Solution:
+                 trajectory: np.ndarray | None = None, fps: float = 30.0, foot_lock: bool = True,
+                 head_frames: np.ndarray | None = None, head_weights: np.ndarray | None = None) -> Solution:
     """Landmarks P (T,33,3) in Blender axes → local rotations of the mapped bones (and the spine bones
     between hips and chest, which share the torso's twist).
 
     reliable: role → (T,) bool; a part holds its last reliable orientation where False.
     root_mode: see ROOT_MODE_HELP. trajectory: (T,3) the person's hip centre in an upright world
-    (metres, floor at z = 0), needed for 'hips' and 'root_bone' (else those act like 'grounded')."""
+    (metres, floor at z = 0), needed for 'hips' and 'root_bone' (else those act like 'grounded').
+    head_frames: (T,3,3) the head's orientation from the face (columns left, up, forward, P's axes; NaN
+    where no face, see face_head_frames): replaces the head's part frame there, eased back to the body's
+    (head_weights (T,) 0..1 to choose the blend; default 1 where given, fading over FACE_HEAD_FADE_S)."""
     if root_mode not in ROOT_MODES:
         raise ValueError(f"root_mode must be one of {ROOT_MODES}")
     usable, missing = resolve_bone_map(rest, bone_map)
@@ -167,6 +251,9 @@ def solve_points(P: np.ndarray, rest: RestPose, bone_map: dict[str, str], filled
     target = part_frames(P)
     rest_points = rest_landmarks(rest, usable)
     at_rest = part_frames(rest_points[None])
+    if head_frames is not None and "head" in usable:
+        target["head"] = _face_head(target["head"], np.asarray(head_frames, np.float64), at_rest["head"][0],
+                                    rest.bones[usable["head"]].rotation, head_weights, fps)
 
     # World (armature-space) orientation wanted for each posed bone: delta of its part's frame.
     delta = {role: target[role] @ np.swapaxes(at_rest[role], -1, -2) for role in target if role in usable}

@@ -11,7 +11,7 @@ What it does (idempotent; cached in .cache/, which git ignores):
    unmodified, and checks its sha256 and size against the lock. `--update-lock` resolves the
    pinned versions below anew for every platform and Python version and rewrites the lock.
 3. Stages the extension's runtime files in .cache/dist/stage/video_mocap: __init__.py, the top-level
-   modules (not cli.py: the headless command needs a venv, not Blender), every top-level Python
+   modules (cli.py and batch.py too: `blender -c video_mocap` runs them), every top-level Python
    package but tests/ and tools/, the built models (three pose, one hand, one face; sha256-checked against
    tools/models.lock.json) and wheels/. The staged blender_manifest.toml is the source manifest
    plus `platforms` and `wheels` (forward slashes); the source manifest is not touched. Every
@@ -93,7 +93,7 @@ BLENDER_MODULES = {"bpy", "bpy_extras", "bpy_types", "mathutils", "bmesh", "bl_m
 # The extension's runtime files: every top-level Python package except these, every top-level module
 # except these, the models.
 NOT_RUNTIME_PACKAGES = {"tests", "tools"}
-NOT_RUNTIME_MODULES = {"cli.py"}
+NOT_RUNTIME_MODULES: set[str] = set()  # cli.py ships: `blender -c video_mocap` runs it
 MODEL_FILES = ("pose_landmarker_lite.task", "pose_landmarker_full.task", "pose_landmarker_heavy.task",
                "hand_landmarker.task", "face_landmarker.task")
 FIXED_MTIME = 1704067200  # 2024-01-01, for every staged file: equal inputs give zips with equal members

@@ -65,6 +65,7 @@ class VIDEO_MOCAP_PT_source(_VideoMocapPanel, bpy.types.Panel):
                               f"{settings.video_frames} frames · {dur:.1f} s", icon="INFO")
         layout.prop(settings, "model")
         layout.prop(settings, "hands")
+        layout.prop(settings, "face")
         layout.label(text=HINTS[settings.model])
         layout.prop(settings, "use_frame_range")
         if settings.use_frame_range:
@@ -173,6 +174,11 @@ class VIDEO_MOCAP_PT_motion(_VideoMocapPanel, bpy.types.Panel):
             layout.prop(settings, "foot_lock")
         if root_motion or settings.fusion:
             layout.prop(settings, "fov_deg")
+        if settings.face:
+            col = layout.column(heading="Face")
+            col.prop(settings, "face_strength")
+            col.prop(settings, "face_neutral_frame")
+            col.prop(settings, "face_map")
 
 
 class VIDEO_MOCAP_PT_apply(_VideoMocapPanel, bpy.types.Panel):

@@ -106,7 +106,7 @@ def test_zip_contents(built, lock):
             for name in names:
                 assert not name.startswith(("tests/", "tools/", "samples/", "out/", ".")), name
                 assert "__pycache__" not in name and not name.endswith((".pyc", ".zip")), name
-            assert "cli.py" not in names
+            assert "cli.py" in names and "batch.py" in names  # blender -c video_mocap
 
 
 def test_blender_installs_one_wheel_per_package_for_each_python(built, lock):
