@@ -52,4 +52,4 @@ if __name__ == "__mocap_worker__":  # run_path(..., run_name="__mocap_worker__",
 
     cv2.setNumThreads(1)  # one process per core: OpenCV's own thread pool would only compete
     capture_package()
-    importlib.import_module(PACKAGE + ".segment").worker_main(JOB, CONN, CANCEL)  # noqa: F821
+    importlib.import_module(PACKAGE + ".parallel").worker_main(JOB, CONN, CANCEL)  # noqa: F821

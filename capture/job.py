@@ -63,7 +63,7 @@ class CaptureJob:
         self._thread: threading.Thread | None = None
         self._on_progress = progress
 
-    def start(self) -> "CaptureJob":
+    def start(self) -> CaptureJob:
         self.status.running = True
         self._thread = threading.Thread(target=self.run, daemon=True, name="mocap-capture")
         self._thread.start()

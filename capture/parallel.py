@@ -1,10 +1,13 @@
-"""Parallel capture: the frame range split into contiguous segments, one worker process each.
+"""Parallel capture: the frame range split into contiguous segments, one worker process each; both
+sides of it (the parent: `capture_parallel`, `_ParallelRun`; the child: `worker_main`).
 
-Each worker opens the video, moves to its warm-up start (below), runs its own VIDEO-mode landmarker over `overlap` frames that the previous segment owns (tracking is
-re-acquired and MediaPipe's landmark smoothing converges: those rows are dropped), then over its own
-frames, and streams its rows back as they come. The parent writes them into one PoseTrack: frames,
-order and timestamps are exactly the single path's (`capture_video`); landmarks agree within the
-model's own frame-to-frame noise once the warm-up is over (tests/test_parallel.py, tools/bench_speed.py).
+Each worker opens the video, moves to its warm-up start (below), and runs the frame loop of
+capture/segment.py (`run_segment`, the loop of the one-worker path too): its own VIDEO-mode landmarker
+over `overlap` frames that the previous segment owns (tracking is re-acquired and MediaPipe's landmark
+smoothing converges: those rows are dropped), then over its own frames, and streams its rows back as
+they come. The parent writes them into one PoseTrack: frames, order and timestamps are exactly the
+one-worker path's (`capture_video`); landmarks agree within the model's own frame-to-frame noise once
+the warm-up is over (tests/e2e/test_parallel.py, tools/bench_speed.py).
 
 Skipping to a segment: a worker seeks when it has more than SEEK_BEYOND frames to skip. OpenCV's
 seek is frame-exact on constant frame rate videos only, so every seek is checked: the warm-up frames
@@ -19,10 +22,10 @@ so that every worker finishes at about the same time (a worker that decodes its 
 
 Processes: multiprocessing's 'spawn' method (fork is unsafe with bpy and MediaPipe's threads loaded),
 with the child's target being the standard library's `runpy.run_path` on capture/_spawn_worker.py,
-which imports this capture package by path under a private name: the child never imports bpy nor
-the extension's own package name (`video_mocap` in tests and the headless command,
-`bl_ext.<repo>.video_mocap` in Blender), and it does not re-run the parent's `__main__` script
-either (the 'init_main' step of spawn is skipped). The interpreter is `python_executable()`: in
+which imports this capture package by path under a private name and calls `worker_main`: the child
+never imports bpy nor the extension's own package name (`video_mocap` in tests and the headless
+command, `bl_ext.<repo>.video_mocap` in Blender), and it does not re-run the parent's `__main__`
+script either (the 'init_main' step of spawn is skipped). The interpreter is `python_executable()`: in
 Blender 2.91+ `sys.executable` is the bundled Python (e.g. `<blender>/4.2/python/bin/python3.11`);
 if it is not a Python (an embedded build), the Python under `sys.prefix`/bin is used.
 """
@@ -34,16 +37,17 @@ import runpy
 import sys
 import threading
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from . import errors
 from .errors import CaptureError
-from .landmarker import ProgressFn, capture_video, cut_track, finish_track
 from .models import DEFAULT_VARIANT, resolve_hand_model, resolve_model
-from .segment import _place
+from .prefetch import open_video
+from .segment import ProgressFn, capture_video, cut_track, finish_track, place_rows, run_segment
 from .track import PoseTrack
 from .video import VideoSource
 
@@ -123,7 +127,7 @@ def plan_segments(first: int, last: int, workers: int, overlap: int, skip_ratio:
 
     def ends(c: float) -> list[float]:
         b, s = [float(first)], float(first)
-        for k in range(workers):
+        for _ in range(workers):
             b.append(s + c - r * s)
             s = max(float(first), b[-1] - overlap)
         return b
@@ -204,11 +208,9 @@ def capture_parallel(video_path, model: str = DEFAULT_VARIANT, model_path=None, 
 
     done = run.contiguous_rows()
     stopped_early = run.cancel_requested
+    # The workers send the container's time of each frame: cut_track makes them strictly increasing
+    # over the whole range (ts = max(raw, previous + 1)), as for one worker.
     track = cut_track(track, done, total, first, last, info.path, stopped_early, keep_partial)
-    # Timestamps: the workers send the container's time of each frame; made strictly increasing
-    # over the whole range exactly as capture_video does frame by frame (ts = max(raw, previous + 1)).
-    rows = np.arange(len(track), dtype=np.int64)
-    track.timestamps_ms[:] = np.maximum.accumulate(track.timestamps_ms - rows) + rows
     track.extra["workers"] = workers
     track.extra["parallel"] = {**run.stats(), "wall_s": time.perf_counter() - started, "redone_from": redo_from}
     if hands:
@@ -316,7 +318,7 @@ class _ParallelRun:
                         expected = (self.plan[k][1] if self.plan else self.first) + self.received[k]
                         if msg[1] != expected:
                             raise RuntimeError(f"worker {k} sent rows from frame {msg[1]}, expected {expected}")
-                        n = _place(track, msg, self.track_first)
+                        n = place_rows(track, msg, self.track_first)
                         self.received[k] += n
                         done_rows += n
                         if progress is not None:
@@ -382,7 +384,7 @@ class _ParallelRun:
                 return k
         return None
 
-    def merge(self, redo: "_ParallelRun", k: int) -> None:
+    def merge(self, redo: _ParallelRun, k: int) -> None:
         """Workers k.. of this run replaced by the workers of `redo` (their segments captured again)."""
         self.plan = self.plan[:k] + (redo.plan or [])
         self.received = self.received[:k] + redo.received
@@ -414,3 +416,57 @@ class _ParallelRun:
                 "seeked": [self.info.get(k, {}).get("seeked") for k in range(self.n)],
                 "workers": [{key: v for key, v in self.info.get(k, {}).items() if key not in ("head", "tail")}
                             for k in range(self.n)]}
+
+
+def worker_main(job: dict, conn, cancel_event) -> None:
+    """A worker process (started by `_ParallelRun.execute` through capture/_spawn_worker.py): run one
+    segment, talk to the parent through `conn` (a duplex Pipe).
+
+    Parent → worker: ('plan', warm, start, stop). Worker → parent: the messages of run_segment,
+    then ('done', summary) or ('error', kind, message). Never imports bpy."""
+    plan_box: list = []
+
+    def get_plan(block: bool):
+        while not plan_box:
+            if not conn.poll(0.05 if block else 0):
+                if not block or cancel_event.is_set():
+                    return None
+                continue
+            msg = conn.recv()
+            if msg[0] == "plan":
+                plan_box.append(tuple(msg[1:]))
+        return plan_box[0]
+
+    try:
+        with open_video(job["video"]) as video:
+            info = run_segment(video, job["task"], job["first"], job["limit"], tuple(job["provisional"]),
+                               job["people_check_every"], send=conn.send, get_plan=get_plan,
+                               cancelled=cancel_event.is_set, measure_rate=job.get("measure_rate", False),
+                               prefetch=job.get("prefetch", True), seek_beyond=job.get("seek_beyond"),
+                               tail=job.get("tail", 0), pin=job.get("alone", False), hand_task=job.get("hand_task"))
+        info["maxrss_mb"] = peak_rss_mb()
+        info["cpu_s"] = time.process_time()
+        info["pid"] = os.getpid()
+        info["foreign_modules"] = sorted(m for m in sys.modules if m == "bpy" or m.startswith(("bpy.", "video_mocap",
+                                                                                               "bl_ext")))
+        conn.send(("done", info))
+    except CaptureError as exc:
+        _send_quietly(conn, ("error", type(exc).__name__, str(exc)))
+    except BaseException as exc:  # reported by the parent, never a silent death
+        _send_quietly(conn, ("error", type(exc).__name__,
+                             f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB (NaN where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _send_quietly(conn, msg) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        conn.send(msg)

@@ -1,9 +1,13 @@
-"""Decode ahead: a thread reads the next frames while the landmarker works on the current one.
+"""Decode ahead, and where the threads of a capture run.
 
+`FramePrefetch`: a thread reads the next frames while the landmarker works on the current one.
 OpenCV releases the GIL while it decodes and MediaPipe while it infers, so on a machine with a
 spare core the decoding (5-8 ms for a 1080p H.264 frame) is hidden behind the model (20-30 ms).
 The frames come out in order with the container time of each, read in the decoding thread right
 after the frame (`VideoSource.last_timestamp_ms` would already belong to a later frame).
+The thread layout that goes with it: `open_video` (FFmpeg's decoder threads), `opencv_threads`
+(OpenCV's pool), `core_pair` and `pinned` (the landmarker and the decoding each on a core).
+Imports only video.py: the frame loop (segment.py) uses this, never the reverse.
 """
 from __future__ import annotations
 
@@ -11,12 +15,11 @@ import contextlib
 import os
 import queue
 import threading
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from .landmarker import to_rgb
-from .video import VideoSource
+from .video import VideoSource, to_rgb
 
 _END = object()
 _ENV_LOCK = threading.Lock()
@@ -57,6 +60,20 @@ def core_pair() -> tuple[int, int] | None:
     except OSError:
         return None
     return (cores[-1], cores[-2]) if len(cores) >= 2 else None
+
+
+@contextlib.contextmanager
+def opencv_threads(count: int):
+    """OpenCV's thread pool size for a while (restored after): with the decoding on a core of its
+    own, OpenCV's pool (colour conversion) would take the landmarker's."""
+    import cv2
+
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(count)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
 
 
 @contextlib.contextmanager
@@ -155,7 +172,7 @@ class FramePrefetch:
                 pass
             self._thread.join(0.05)
 
-    def __enter__(self) -> "FramePrefetch":
+    def __enter__(self) -> FramePrefetch:
         return self
 
     def __exit__(self, *exc) -> None:

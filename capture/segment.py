@@ -1,69 +1,50 @@
-"""One segment of a capture: the unit of work of a parallel capture (see capture/parallel.py).
+"""The frame loop of a capture: video frames → landmarks, one segment of the video at a time.
 
 A segment is video frames [start, stop). Its landmarker (VIDEO mode) first runs over the warm-up
 frames [warm, start), which the previous segment owns, so that tracking and MediaPipe's landmark
 smoothing have converged when the segment's own frames begin; the warm-up results are dropped.
-Rows are handed out in chunks as they are made; nothing grows with the number of pixels.
+Rows are handed out in chunks (`Rows` messages, written into a track by `place_rows`) as they are
+made; nothing grows with the number of pixels.
 
-`run_segment` is the loop (used in a worker process by `worker_main`, or in-process by
-`capture_segment`); it never imports bpy.
+`run_segment` is the one loop: frames decoded and converted to RGB in a prefetch thread
+(capture/prefetch.py), the pose landmarker (capture/landmarker.py) and the hands (capture/hands.py)
+on each. It runs in a worker process of a parallel capture (capture/parallel.py `worker_main`), or
+in this process: `capture_video` is one worker, the whole range as one segment without warm-up, the
+landmarker and the decoding pinned each to a core; `capture_segment` one segment (tests, benchmarks).
+`cut_track` / `finish_track` end a capture, one worker or several. Never imports bpy.
 """
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 import time
-import traceback
 import zlib
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from .errors import CaptureError
+from .errors import Cancelled, NoPersonError, VideoError
 from .hands import HandTracker
-from .landmarker import Landmarker, _frame_time_ms, to_rgb
+from .landmarker import Landmarker
 from .landmarks import COUNT
-from .prefetch import FramePrefetch, core_pair, open_video, pinned
+from .models import DEFAULT_VARIANT, resolve_hand_model, resolve_model
+from .prefetch import FramePrefetch, core_pair, open_video, opencv_threads, pinned
 from .track import PoseTrack
-from .video import VideoSource, _cv2
+from .video import VideoSource, to_rgb
 
 Plan = tuple  # (warm, start, stop): video frame indices
+ProgressFn = Callable[[int, int, float], None]  # (frames done, frames total, frames per second)
 
 
-def skip_frames(video: VideoSource, target: int, cancelled: Callable[[], bool],
-                on_rate: Callable[[float], None] | None = None, rate_after: int = 48,
-                seek_beyond: int | None = None) -> bool | str:
-    """Move on until the video's next frame is `target`: decode without converting (cv2 grab), as
-    `VideoSource.frames` does before its start; or, when more than `seek_beyond` frames are to be
-    skipped, seek (OpenCV decodes from the keyframe before; frame-exact on constant frame rate videos
-    only: the caller must check the frames it gets). Returns False when the video ended or the capture
-    was cancelled, 'seek' after a seek, else True. `on_rate(seconds per skipped frame)` is called once."""
-    cap = video._cap  # same package: continue VideoSource's own position so frames(target) reads on
-    if video._position > target:
-        return True  # frames(target) rewinds
-    count, t0, reported = 0, time.perf_counter(), on_rate is None
-    if seek_beyond is not None and target - video._position > seek_beyond:
-        cap.set(_cv2().CAP_PROP_POS_FRAMES, target)
-        skipped, video._position = target - video._position, target
-        if on_rate is not None:
-            on_rate((time.perf_counter() - t0) / skipped)  # the keyframe decode is paid by the first read
-        return "seek"
-    while video._position < target:
-        if not cap.grab():
-            return False
-        video._position += 1
-        count += 1
-        if not reported and count >= rate_after:
-            on_rate((time.perf_counter() - t0) / count)
-            reported = True
-        if count % 32 == 0 and cancelled():
-            return False
-    if not reported and count >= 8:
-        on_rate((time.perf_counter() - t0) / count)
-    return True
+def frame_time_ms(container_ms: float, index: int, fps: float, previous: int) -> int:
+    """The container's time for the frame (variable frame rate videos), else index / fps; always
+    strictly after the previous frame's (MediaPipe's VIDEO mode requires it)."""
+    if np.isfinite(container_ms) and container_ms >= 0 and (index == 0 or container_ms > 0):
+        ts = int(round(container_ms))
+    else:
+        ts = int(round(index * 1000.0 / fps))
+    return max(ts, previous + 1)
 
 
 def frame_check(frame: np.ndarray) -> int:
@@ -71,7 +52,18 @@ def frame_check(frame: np.ndarray) -> int:
     return zlib.crc32(np.ascontiguousarray(frame[::16, ::16]).tobytes())
 
 
-class _Rows:
+_NAN3 = np.full((COUNT, 3), np.nan, np.float32)  # a row without a person (read only: rows are copied out)
+_NAN1 = np.full(COUNT, np.nan, np.float32)
+_NAN3.flags.writeable = _NAN1.flags.writeable = False
+
+
+def _rows_of(parts: list) -> np.ndarray:
+    """The arrays of consecutive rows as one (n, ...) array; one row: a view, nothing copied (the
+    common case, a row a message: np.stack costs ~10 µs an array)."""
+    return parts[0][None] if len(parts) == 1 else np.stack(parts)
+
+
+class Rows:
     """Rows of consecutive frames waiting to be sent."""
 
     def __init__(self):
@@ -87,9 +79,7 @@ class _Rows:
             self.hands.append(hands)
         self.detected.append(found is not None)
         if found is None:
-            nan3 = np.full((COUNT, 3), np.nan, np.float32)
-            nan1 = np.full(COUNT, np.nan, np.float32)
-            found = (nan3, nan3, nan1, nan1)
+            found = (_NAN3, _NAN3, _NAN1, _NAN1)
         self.world.append(found[0])
         self.image.append(found[1])
         self.vis.append(found[2])
@@ -101,32 +91,51 @@ class _Rows:
 
     def message(self) -> tuple:
         """('rows', first index, world, image, visibility, presence, detected, timestamps[, hand world,
-        hand image, hand presence])"""
-        msg = ("rows", self.index0, np.stack(self.world), np.stack(self.image), np.stack(self.vis),
-               np.stack(self.pres), np.array(self.detected, bool), np.array(self.ts, np.int64))
+        hand image, hand presence]); the arrays may be views of the rows' own (copy them to keep them)."""
+        msg = ("rows", self.index0, _rows_of(self.world), _rows_of(self.image), _rows_of(self.vis),
+               _rows_of(self.pres), np.array(self.detected, bool), np.array(self.ts, np.int64))
         if self.hands:
-            msg += tuple(np.stack(part) for part in zip(*self.hands))
+            msg += tuple(_rows_of(part) for part in zip(*self.hands))
         return msg
 
 
-def run_segment(video_path, task, first: int, limit: int, provisional: Plan, people_check_every: int = 60, *,
+def place_rows(track: PoseTrack, msg: tuple, first: int) -> int:
+    """Copy a 'rows' message into the track (row = video index - first); returns the row count."""
+    _, index0, world, image, vis, pres, detected, ts, *hands = msg
+    r0, n = index0 - first, len(ts)
+    if hands and track.has_hands:
+        track.hand_world_landmarks[r0:r0 + n], track.hand_image_landmarks[r0:r0 + n], \
+            track.hand_presence[r0:r0 + n] = hands
+    track.world_landmarks[r0:r0 + n] = world
+    track.image_landmarks[r0:r0 + n] = image
+    track.visibility[r0:r0 + n] = vis
+    track.presence[r0:r0 + n] = pres
+    track.detected[r0:r0 + n] = detected
+    track.timestamps_ms[r0:r0 + n] = ts
+    return n
+
+
+def run_segment(video: VideoSource, task, first: int, limit: int | None, provisional: Plan,
+                people_check_every: int = 60, *,
                 send: Callable[[tuple], None], get_plan: Callable[[bool], Plan | None],
                 cancelled: Callable[[], bool] = lambda: False, measure_rate: bool = False,
                 prefetch: bool = True, chunk_rows: int = 1, chunk_seconds: float = 0.25,
                 seek_beyond: int | None = None, tail: int = 0, pin: bool = False, hand_task=None) -> dict:
-    """Capture one segment; returns a summary (the 'done' message's content).
+    """Capture one segment of an opened video (`prefetch.open_video`); returns a summary (the 'done'
+    message's content).
 
-    limit: no plan goes past this frame (the capture's end). provisional = (skip_to, start, stop):
-    decode up to skip_to at once; start None means the
+    limit: no plan goes past this frame (the capture's end; None: the video's end).
+    provisional = (skip_to, start, stop): decode up to skip_to at once; start None means the
     segment's start is not known yet: wait for the plan (get_plan(True) blocks) before processing;
     stop is the provisional end: the loop waits for the plan rather than go past it. The plan
-    (warm, start, stop) replaces these when it comes. `first` is the capture's first frame: the
-    people count runs on rows (index - first) % people_check_every == 0, as in capture_video.
+    (warm, start, stop) replaces these when it comes (stop None: to the video's end). `first` is the
+    capture's first frame: the people count runs on rows (index - first) % people_check_every == 0.
     Messages sent: ('ready', s), ('skip_rate', s/frame), ('rate', s/frame), ('waiting',), ('rows', ...):
     rows every `chunk_rows` frames or `chunk_seconds` (a row costs ~0.1 ms to send and place; a row a
-    message keeps progress and cancel as fine-grained as capture_video's).
+    message: progress and cancel frame by frame).
     seek_beyond: seek rather than decode when more frames than this are to be skipped (None: never).
     pin: the only worker: the landmarker and the decoding thread each on a core of their own.
+    OpenCV's own thread pool is held to one thread meanwhile (the decoding has its thread).
     hand_task: a hand_landmarker .task: both hands every frame (warm-up frames too: tracking converges),
     in the rows' hand arrays; the summary's 'hands' counts crops, hands found, rejected.
     The summary holds, to check a seek, (index, container ms, fingerprint) of the warm-up frames
@@ -138,11 +147,12 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
             "head": [], "tail": []}
     skip_to, start, stop = provisional
     plan = get_plan(False)
-    with open_video(video_path) as video, contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
         fps = video.info.fps
+        stack.enter_context(opencv_threads(1))  # decoding has a thread (a core); OpenCV's pool would take the model's
         counter = (stack.enter_context(Landmarker(Path(task), num_poses=2, video=False))
                    if people_check_every else None)
-        cores = core_pair() if pin else None  # alone on the machine: as capture_video does
+        cores = core_pair() if pin else None  # alone on the machine
         stack.enter_context(pinned(cores[0] if cores else None))
         landmarker = stack.enter_context(Landmarker(Path(task)))
         hand_tracker = stack.enter_context(HandTracker(Path(hand_task))) if hand_task else None
@@ -154,7 +164,7 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
             return get_plan(True)
 
         t_skip = time.perf_counter()
-        moved = skip_frames(video, skip_to, cancelled, lambda s: send(("skip_rate", s)), seek_beyond=seek_beyond)
+        moved = video.skip_to(skip_to, cancelled, seek_beyond, on_rate=lambda s: send(("skip_rate", s)))
         info["seeked"] = moved == "seek"
         if not moved:
             info["cancelled"] = cancelled()
@@ -165,23 +175,23 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
                 info["cancelled"] = True
         if plan is not None:
             skip_to, start, stop = plan
-        if not (info["cancelled"] or info["eof"]) and not skip_frames(video, skip_to, cancelled):
+        if not (info["cancelled"] or info["eof"]) and not video.skip_to(skip_to, cancelled):
             info["cancelled"] = cancelled()
             info["eof"] = not info["cancelled"]
-        info["skipped"] = video._position
+        info["skipped"] = video.position
         info["skip_s"] = time.perf_counter() - t_skip
         if info["cancelled"] or info["eof"]:
-            info["next_index"] = min(video._position, skip_to)
+            info["next_index"] = min(video.position, skip_to)
             return info
 
         t_proc = time.perf_counter()
-        rows, last_flush = _Rows(), time.perf_counter()
+        rows, last_flush = Rows(), time.perf_counter()
         rows.clear(start)
         previous_ts, count, t_rate = -1, 0, 0.0
         upper = limit if plan is None else stop
         people = info["people"]
 
-        def count_people(index, rgb):  # the segment's own frames, as capture_video counts them
+        def count_people(index, rgb):  # the segment's own frames (in the decoding thread, beside the landmarker)
             if counter is not None and index >= start and (index - first) % people_check_every == 0:
                 people.append(counter.count_people(rgb, rgb=True))
 
@@ -200,15 +210,15 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
                 plan = get_plan(False)
                 if plan is not None:
                     stop = plan[2]
-            if index >= stop and plan is None:
+            if plan is None and index >= stop:
                 plan = wait_for_plan()
                 if plan is None:
                     info["cancelled"] = True
                     break
                 stop = plan[2]
-            if index >= stop:
+            if stop is not None and index >= stop:
                 break
-            raw = _frame_time_ms(container_ms, index, fps, -1)
+            raw = frame_time_ms(container_ms, index, fps, -1)
             previous_ts = max(raw, previous_ts + 1)
             found = landmarker.detect(frame, previous_ts, rgb=True)
             hands = (hand_tracker.detect(frame, previous_ts, found)
@@ -235,7 +245,7 @@ def run_segment(video_path, task, first: int, limit: int, provisional: Plan, peo
                 rows.clear(index + 1)
                 last_flush = now
         else:
-            info["eof"] = next_index < stop  # the video ended before the segment did
+            info["eof"] = stop is None or next_index < stop  # the video ended before the segment did
         if len(rows):
             send(rows.message())
             info["rows"] += len(rows)
@@ -256,93 +266,135 @@ def _inline(video: VideoSource, start: int, stop: int | None, on_frame):
         yield index, rgb, ts
 
 
+def capture_video(video_path, model: str = DEFAULT_VARIANT, model_path=None, start: int | None = None,
+                  stop: int | None = None, progress: ProgressFn | None = None,
+                  should_cancel: Callable[[], bool] | None = None, keep_partial: bool = False,
+                  require_person: bool = True, people_check_every: int = 60, hands: bool = False,
+                  hand_model_path=None) -> PoseTrack:
+    """Detect the person in video frames [start, stop) and return the track: one worker, in this
+    process (`run_segment` over the whole range, the decoding in a prefetch thread, the landmarker
+    and the decoding each pinned to a core; see capture/prefetch.py).
+
+    Frames are streamed: only the landmark arrays grow with the clip length. If `should_cancel`
+    returns True the capture stops; the partial track is returned when `keep_partial`, else Cancelled.
+    One person is tracked; every `people_check_every` frames a second landmarker counts the people
+    in view, and track.extra says how many were seen ('people_max') and whether the tracked person
+    seems to change ('identity_jumps': frames where the body jumps across the image).
+    hands: also both hands every frame (capture/hands.py; the track's hand arrays), with the bundled
+    hand_landmarker.task or `hand_model_path`; track.extra['hands'] counts crops, hands found, rejected.
+    """
+    task = resolve_model(model, model_path)
+    hand_task = resolve_hand_model(hand_model_path) if hands else None
+    with open_video(video_path) as video:
+        info = video.info
+        first, last = video.resolve_range(start, stop)
+        total = max(last - first, 0) if last else 0
+        track = PoseTrack.empty(total, info.fps, (info.width, info.height), info.path,
+                                Path(task).stem.replace("pose_landmarker_", "") if model_path is None
+                                else str(task), first, hands=hands)
+        written = _TrackWriter(track, first, total, progress, time.perf_counter())
+        plan = (first, first, last)
+        result = run_segment(video, task, first, last, plan, people_check_every, send=written,
+                             get_plan=lambda block: plan, cancelled=should_cancel or (lambda: False),
+                             pin=True, hand_task=hand_task)
+    track, done, stopped_early = written.track, written.done, result["cancelled"]
+    if hands:
+        track.extra["hands"] = {**result.get("hands", {}), "model": str(hand_task)}
+    track = cut_track(track, done, total, first, last, info.path, stopped_early, keep_partial)
+    return finish_track(track, done, info.path, stopped_early, result["people"], require_person)
+
+
+class _TrackWriter:
+    """The in-process end of run_segment's messages: rows into the track (row = video index - first;
+    made longer when the video has more frames than its container said), then progress(done,
+    max(total, done), frames per second since t0). `done`: the rows written from the first on."""
+
+    def __init__(self, track: PoseTrack, first: int, total: int = 0, progress: ProgressFn | None = None,
+                 t0: float = 0.0):
+        self.track, self.first, self.total, self.progress, self.t0 = track, first, total, progress, t0
+        self.done = 0
+
+    def __call__(self, msg: tuple) -> None:
+        if msg[0] != "rows":
+            return
+        end = msg[1] - self.first + len(msg[7])
+        if end > len(self.track):
+            self.track = _grow(self.track, max(end, 2 * len(self.track)))
+        place_rows(self.track, msg, self.first)
+        self.done = end
+        if self.progress is not None:
+            elapsed = time.perf_counter() - self.t0
+            self.progress(end, max(self.total, end), end / elapsed if elapsed > 0 else 0.0)
+
+
 def capture_segment(video_path, task, warm: int, start: int, stop: int, first: int | None = None,
                     people_check_every: int = 0, prefetch: bool = True, hand_task=None) -> PoseTrack:
     """In-process: frames [start, stop) after a warm-up over [warm, start) → a PoseTrack of the
     segment's own rows (timestamps as capture_video gives them when no earlier frame forces them on).
     Used to measure how many warm-up frames tracking needs, and by tests."""
-    with VideoSource(video_path) as video:
+    with open_video(video_path) as video:
         info = video.info
-    track = PoseTrack.empty(stop - start, info.fps, (info.width, info.height), info.path,
-                            Path(task).stem.replace("pose_landmarker_", ""), start, hands=bool(hand_task))
-    filled = [0]
-
-    def send(msg):
-        if msg[0] == "rows":
-            _place(track, msg, start)
-            filled[0] = max(filled[0], msg[1] - start + len(msg[7]))
-
-    result = run_segment(video_path, task, start if first is None else first, stop, (warm, start, stop),
-                         people_check_every, send=send, get_plan=lambda block: (warm, start, stop),
-                         prefetch=prefetch, hand_task=hand_task)
-    out = track.sliced(0, filled[0])
+        track = PoseTrack.empty(stop - start, info.fps, (info.width, info.height), info.path,
+                                Path(task).stem.replace("pose_landmarker_", ""), start, hands=bool(hand_task))
+        written = _TrackWriter(track, start)
+        result = run_segment(video, task, start if first is None else first, stop, (warm, start, stop),
+                             people_check_every, send=written, get_plan=lambda block: (warm, start, stop),
+                             prefetch=prefetch, hand_task=hand_task)
+    out = track.sliced(0, written.done)
     out.extra = {"people": result["people"], "segment": result}
     return out
 
 
-def _place(track: PoseTrack, msg: tuple, first: int) -> int:
-    """Copy a 'rows' message into the track (row = video index - first); returns the row count."""
-    _, index0, world, image, vis, pres, detected, ts, *hands = msg
-    r0, n = index0 - first, len(ts)
-    if hands and track.has_hands:
-        track.hand_world_landmarks[r0:r0 + n], track.hand_image_landmarks[r0:r0 + n], \
-            track.hand_presence[r0:r0 + n] = hands
-    track.world_landmarks[r0:r0 + n] = world
-    track.image_landmarks[r0:r0 + n] = image
-    track.visibility[r0:r0 + n] = vis
-    track.presence[r0:r0 + n] = pres
-    track.detected[r0:r0 + n] = detected
-    track.timestamps_ms[r0:r0 + n] = ts
-    return n
+def cut_track(track: PoseTrack, done: int, total: int, first: int, last, path: str, stopped_early: bool,
+              keep_partial: bool) -> PoseTrack:
+    """The end of a capture (one worker or several): cancelled without keeping, nothing decoded, a
+    video shorter than it said (track.extra['truncated_at']); the track cut to the `done` rows, its
+    timestamps made strictly increasing over the whole range (MediaPipe's VIDEO mode needs them so:
+    each is max(the container's time, the previous + 1 ms), as the landmarker was given them)."""
+    if stopped_early and not keep_partial:
+        raise Cancelled("Capture cancelled; nothing was kept.")
+    if done == 0:
+        raise VideoError(f"No frames could be decoded from {path} in the range {first}:{last}. "
+                         f"Check the file and the frame range.")
+    if done < total and not stopped_early:
+        track.extra["truncated_at"] = first + done  # the video ended before its stated length
+    if done < len(track):
+        extra = track.extra
+        track = track.sliced(0, done)
+        track.extra = extra
+    rows = np.arange(len(track), dtype=np.int64)
+    track.timestamps_ms[:] = np.maximum.accumulate(track.timestamps_ms - rows) + rows
+    return track
 
 
-def worker_main(job: dict, conn, cancel_event) -> None:
-    """A worker process: run one segment, talk to the parent through `conn` (a duplex Pipe).
-
-    Parent → worker: ('plan', warm, start, stop). Worker → parent: the messages of run_segment,
-    then ('done', summary) or ('error', kind, message). Never imports bpy."""
-    plan_box: list = []
-
-    def get_plan(block: bool):
-        while not plan_box:
-            if not conn.poll(0.05 if block else 0):
-                if not block or cancel_event.is_set():
-                    return None
-                continue
-            msg = conn.recv()
-            if msg[0] == "plan":
-                plan_box.append(tuple(msg[1:]))
-        return plan_box[0]
-
-    try:
-        info = run_segment(job["video"], job["task"], job["first"], job["limit"], tuple(job["provisional"]),
-                           job["people_check_every"], send=conn.send, get_plan=get_plan,
-                           cancelled=cancel_event.is_set, measure_rate=job.get("measure_rate", False),
-                           prefetch=job.get("prefetch", True), seek_beyond=job.get("seek_beyond"),
-                           tail=job.get("tail", 0), pin=job.get("alone", False), hand_task=job.get("hand_task"))
-        info["maxrss_mb"] = peak_rss_mb()
-        info["cpu_s"] = time.process_time()
-        info["pid"] = os.getpid()
-        info["foreign_modules"] = sorted(m for m in sys.modules if m == "bpy" or m.startswith(("bpy.", "video_mocap",
-                                                                                               "bl_ext")))
-        conn.send(("done", info))
-    except CaptureError as exc:
-        _send_quietly(conn, ("error", type(exc).__name__, str(exc)))
-    except BaseException as exc:  # reported by the parent, never a silent death
-        _send_quietly(conn, ("error", type(exc).__name__,
-                             f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"))
+def finish_track(track: PoseTrack, done: int, path: str, stopped_early: bool, people_seen: list,
+                 require_person: bool) -> PoseTrack:
+    """track.extra's cancelled / people_max / identity_jumps; NoPersonError when nobody was found."""
+    if stopped_early:
+        track.extra["cancelled"] = True
+    track.extra["people_max"] = max(people_seen, default=1)
+    track.extra["identity_jumps"] = identity_jumps(track)
+    if require_person and not track.detected.any():
+        raise NoPersonError(f"No person was found in any of the {done} frames of {Path(path).name}. "
+                            f"Use a video where one person is fully visible.")
+    return track
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory in MB (NaN where the OS does not say)."""
-    try:
-        import resource
-    except ImportError:  # Windows
-        return float("nan")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+def identity_jumps(track: PoseTrack, threshold: float = 0.15) -> int:
+    """Consecutive detected frames whose body centre moves more than `threshold` of the frame: the
+    tracker probably switched to someone else."""
+    centre = np.mean(track.image_landmarks[:, 11:25, :2], axis=1)  # shoulders to hips; NaN: nobody
+    ok = track.detected & np.isfinite(centre).all(axis=1)
+    both = ok[1:] & ok[:-1]
+    step = np.linalg.norm(np.diff(centre, axis=0), axis=1)
+    return int(np.sum(both & (step > threshold)))
 
 
-def _send_quietly(conn, msg) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        conn.send(msg)
+def _grow(track: PoseTrack, frames: int) -> PoseTrack:
+    bigger = PoseTrack.empty(frames, track.fps, track.frame_size, track.source, track.model, track.first_frame,
+                             hands=track.has_hands)
+    n = len(track)
+    for key in ("world_landmarks", "image_landmarks", "visibility", "presence", "detected", "timestamps_ms",
+                *track.hand_arrays()):
+        getattr(bigger, key)[:n] = getattr(track, key)
+    return bigger

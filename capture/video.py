@@ -1,4 +1,5 @@
-"""Video decoding with OpenCV: metadata, frame ranges, and phone-video rotation applied by us.
+"""Video decoding with OpenCV: metadata, frame ranges, moving to a frame (decode or seek), phone-video
+rotation applied by us, and the conversion to RGB the landmarkers take.
 
 OpenCV 4.x ignores the rotation flag of phone videos while 5.x applies it; we switch OpenCV's own
 rotation off and rotate every frame ourselves, so the result is the same whatever the version.
@@ -6,9 +7,10 @@ rotation off and rotate every frame ourselves, so the result is the same whateve
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -36,6 +38,13 @@ def _image_kind(path: str) -> str | None:
 def _cv2():
     import cv2
     return cv2
+
+
+def to_rgb(frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """A decoded frame (BGR, or gray) → RGB (into `out` if given), the only format MediaPipe's
+    landmarkers take (a gray image crashes inference)."""
+    cv2 = _cv2()
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB if frame.ndim == 3 else cv2.COLOR_GRAY2RGB, dst=out)
 
 
 @dataclass(frozen=True)
@@ -110,7 +119,7 @@ class VideoSource:
         self._position = 0
         self.last_timestamp_ms: float = float("nan")  # container time of the frame last yielded
 
-    def __enter__(self) -> "VideoSource":
+    def __enter__(self) -> VideoSource:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -141,22 +150,57 @@ class VideoSource:
             return cv2.rotate(frame, cv2.ROTATE_90_COUNTERCLOCKWISE)
         return frame
 
+    @property
+    def position(self) -> int:
+        """The index of the frame the video reads next (`frames` or `skip_to` go on from here)."""
+        return self._position
+
+    def skip_to(self, target: int, cancelled: Callable[[], bool] | None = None, seek_beyond: int | None = None,
+                on_rate: Callable[[float], None] | None = None, rate_after: int = 48) -> bool | str:
+        """Move on until the next frame read is `target`: decode without converting (cv2 grab), rewinding
+        first when already past it; or, when more than `seek_beyond` frames are to be skipped, seek
+        (OpenCV decodes from the keyframe before; frame-exact on constant frame rate videos only: the
+        caller must check the frames it gets). `cancelled()` is polled every 32 frames.
+        Returns False when the video ended or `cancelled()` said so, 'seek' after a seek, else True.
+        `on_rate(seconds per skipped frame)` is called once: after `rate_after` frames, at the end
+        (8 frames or more), or right after a seek."""
+        cap = self._cap
+        if self._position > target:
+            cap.set(_cv2().CAP_PROP_POS_FRAMES, 0)
+            self._position = 0
+        count, t0, reported = 0, time.perf_counter(), on_rate is None
+        if seek_beyond is not None and target - self._position > seek_beyond:
+            cap.set(_cv2().CAP_PROP_POS_FRAMES, target)
+            skipped, self._position = target - self._position, target
+            if on_rate is not None:
+                on_rate((time.perf_counter() - t0) / skipped)  # the keyframe decode is paid by the first read
+            return "seek"
+        while self._position < target:
+            if not cap.grab():
+                return False
+            self._position += 1
+            count += 1
+            if not reported and count >= rate_after:
+                on_rate((time.perf_counter() - t0) / count)
+                reported = True
+            if cancelled is not None and count % 32 == 0 and cancelled():
+                return False
+        if not reported and count >= 8:
+            on_rate((time.perf_counter() - t0) / count)
+        return True
+
     def frames(self, start: int = 0, stop: int | None = None, reuse: bool = False
                ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (video frame index, BGR frame) for start <= index < stop, streamed one at a time.
 
-        Stops early when the video ends (the container's count can be wrong); `self.last_read` tells
-        the last frame index decoded. reuse: decode every frame into the same array (no fresh memory
-        a frame; the caller must be done with a frame before asking for the next).
+        Stops early when the video ends (the container's count can be wrong); `position` tells the
+        next frame index. `last_timestamp_ms` is the container time of the frame last yielded.
+        reuse: decode every frame into the same array (no fresh memory a frame; the caller must be
+        done with a frame before asking for the next).
         """
+        if not self.skip_to(start):
+            return
         cap = self._cap
-        if self._position > start:
-            cap.set(_cv2().CAP_PROP_POS_FRAMES, 0)
-            self._position = 0
-        while self._position < start:
-            if not cap.grab():
-                return
-            self._position += 1
         frame = None
         while stop is None or self._position < stop:
             ok, frame = cap.read(frame) if reuse and frame is not None else cap.read()

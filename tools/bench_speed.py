@@ -216,7 +216,7 @@ def part_single(video: str, model: str, frames: int, save: str | None, one_core:
     if one_core:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     load_package()
-    from video_mocap.capture.landmarker import capture_video
+    from video_mocap.capture.segment import capture_video
 
     import mediapipe  # noqa: F401  (imported before any timing, as in a running Blender after the first capture)
     out = {}
@@ -317,7 +317,7 @@ def part_convergence(video: str, model: str) -> dict:
     a restart at frame b, for warm-ups of W frames."""
     load_package()
     import numpy as np
-    from video_mocap.capture.landmarker import capture_video
+    from video_mocap.capture.segment import capture_video
     from video_mocap.capture.models import resolve_model
     from video_mocap.capture.segment import capture_segment
 

@@ -96,7 +96,7 @@ def test_round_trip_onto_each_preset(source, preset, arm_pose, scale, seed):
 
 @pytest.fixture(scope="module")
 def real_track(tmp_path_factory, sample_video, full_model):
-    from video_mocap.capture.landmarker import capture_video
+    from video_mocap.capture.segment import capture_video
 
     path = tmp_path_factory.mktemp("track") / "clip.npz"
     capture_video(sample_video, "full", start=0, stop=12).save(path)

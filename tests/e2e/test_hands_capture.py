@@ -12,9 +12,9 @@ import pytest
 from conftest import ROOT, SHARED
 
 from video_mocap.capture.errors import ModelError
-from video_mocap.capture.landmarker import capture_video
 from video_mocap.capture.models import HAND_MODEL, resolve_hand_model
 from video_mocap.capture.parallel import capture_parallel
+from video_mocap.capture.segment import capture_video
 
 HAND_TASK = ROOT / "models" / HAND_MODEL
 CLIP = SHARED / "cam02.mp4"  # Pose2Sim demo: both hands in view, at about 60 px

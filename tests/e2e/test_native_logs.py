@@ -13,7 +13,7 @@ NATIVE = ("W0000", "landmark_projection_calculator", "inference_feedback_manager
 
 def _capture(sample_video, verbose: bool, workers: int = 1) -> str:
     script = (f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r}); import conftest\n"
-              "from video_mocap.capture.landmarker import capture_video\n"
+              "from video_mocap.capture.segment import capture_video\n"
               "from video_mocap.capture.parallel import capture_parallel\n"
               f"run = capture_parallel if {workers} > 1 else capture_video\n"
               f"kw = dict(workers={workers}, min_frames_per_worker=1) if {workers} > 1 else {{}}\n"

@@ -15,9 +15,9 @@ import pytest
 from conftest import ROOT
 from videos import ffmpeg
 from video_mocap.capture.errors import Cancelled, ModelError, VideoError
-from video_mocap.capture.landmarker import capture_video
 from video_mocap.capture.parallel import (capture_parallel, default_overlap, equal_split, plan_segments,
                                           python_executable, usable_cores)
+from video_mocap.capture.segment import capture_video
 from video_mocap.capture.track import PoseTrack
 
 OVERLAP = 10

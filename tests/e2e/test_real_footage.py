@@ -115,7 +115,7 @@ def reference():
 @pytest.fixture(scope="module")
 def tracks():
     """Each camera captured once with the full model (about 3 s per camera)."""
-    from video_mocap.capture.landmarker import capture_video
+    from video_mocap.capture.segment import capture_video
 
     return {c: capture_video(DATA / f"{c}.mp4", "full", model_path=FULL_MODEL) for c in CAMERAS}
 
