@@ -1,11 +1,13 @@
 """Render the project's own test fixture: a mannequin doing KNOWN motion, seen by a static camera.
 
-    .venv/bin/python tools/render_mannequin.py --out .cache/fixtures/mannequin [--force]
+    .venv/bin/python tools/render_mannequin.py --out .cache/fixtures/mannequin [--motion NAME] [--force]
 
-or, from Python, `render(out_dir, force=False) -> Path` (this module imports without bpy; the build runs
-in a child process `sys.executable tools/render_mannequin.py`, so the caller's bpy session, if any, is
-left alone). Work is skipped when the outputs exist and `stamp.json` holds the hash of this file's
-source and PARAMS: edit the script and the fixture is rebuilt.
+or, from Python, `render(out_dir, force=False, in_process=False, motion="default") -> Path` (this module
+imports without bpy; the build runs in a child process `sys.executable tools/render_mannequin.py`, so the
+caller's bpy session, if any, is left alone). `motion` is one of MOTIONS = ("default", "jump", "turn"),
+each rendered into its own folder (by convention .cache/fixtures/mannequin, mannequin_jump,
+mannequin_turn). Work is skipped when the outputs exist and `stamp.json` holds the hash of this file's
+source and the motion's parameters (params_for(motion)): edit the script and the fixture is rebuilt.
 
 The scene, built from scratch in an empty Blender scene:
 - a humanoid armature, 1.75 m, facing -Y (left = +X), standing on Z = 0, with its own bone names
@@ -21,6 +23,22 @@ forward, elbows flex and extend; a squat (hips down 0.28 m, torso leaning, arms 
 lower the arms; the whole body turns +45 deg then -45 deg about Z and back; the left foot steps forward
 0.30 m (hips follow by half) and comes back. Legs come from two-bone IK, so the feet stay planted.
 
+The other motions (same scene, camera and render settings; only the frame count differs):
+- jump (75 frames, 2.5 s): a standing forward jump, the body facing +X turned 25 deg toward the camera
+  (JUMP_YAW 65 deg), so it travels mostly across the image (left to right). 0-8 stand; 8-24 crouch (hips
+  down 0.20 m and back 0.04 m, torso leaning 30 deg, arms swung 45 deg back); 24-29 push-off (arms swing
+  forward); 29-47 flight: both feet leave the ground (heels/toes > 3 cm up on frames 30-46), the ankles
+  hang from the hips, tucked up to 0.20 m and swinging from behind to ahead, toes pointing down; the hips
+  follow a parabola (g about 9.7 m/s^2) peaking 0.42 m = half a leg length (thigh + shin 0.84 m) above
+  standing height at frame 38, arms forward-up 75 deg; 47-53 landing 0.65 m further on, knees bending
+  (hips 0.24 m down); 53-66 stand up, arms down; 66-74 stand. Planted feet do not move at all.
+- turn (100 frames, 3.3 s): marching on the spot (a step every 11 frames, left first at frame 4, the
+  ankle lifted 0.14 m, arms swinging 30 deg against the legs) while turning 180 deg to the back view over
+  frames 8-36, holding it over 36-64 (37 frames within 10 deg of facing straight away), where the LEFT
+  arm alone rises out sideways to 50 deg (frames 40-62, in the image's left half, as seen from behind)
+  while the right keeps swinging; turning back over 64-92 (the other way round) and standing. A planted
+  foot stays where it was put and only swivels with the body.
+
 Outputs in the folder:
 - mannequin.mp4    mp4v, 30 fps, PARAMS resolution; frames/NNNN.png are the rendered frames
 - truth.npz        ground truth, all in Blender world axes (metres):
@@ -35,7 +53,7 @@ Outputs in the folder:
     bone_names (B,), bone_heads (T,B,3), bone_tails (T,B,3)   every bone, posed, world space
     landmark_names (33,)
 - mannequin.blend  armature + mesh + action + camera + lights (render settings included)
-- stamp.json       the hash the cache check compares, and timings
+- stamp.json       the hash the cache check compares, the motion, and timings
 """
 from __future__ import annotations
 
@@ -68,6 +86,14 @@ PARAMS = {
     "version": 1,
 }
 
+# The motions (see the module docstring); each may override PARAMS (the default overrides nothing).
+MOTIONS = ("default", "jump", "turn")
+MOTION_PARAMS = {
+    "default": {},
+    "jump": {"frames": 75},        # 2.5 s
+    "turn": {"frames": 100},       # 3.3 s
+}
+
 OUTPUTS = ("mannequin.mp4", "truth.npz", "mannequin.blend")
 LIMB_BONES = ("upper_arm.L", "forearm.L", "thigh.L", "shin.L", "upper_arm.R", "forearm.R", "thigh.R", "shin.R")
 
@@ -75,45 +101,54 @@ LIMB_BONES = ("upper_arm.L", "forearm.L", "thigh.L", "shin.L", "upper_arm.R", "f
 # Cache
 
 
-def params_hash() -> str:
+def params_for(motion: str = "default") -> dict:
+    """PARAMS with the motion's own overrides (MOTION_PARAMS) and its name."""
+    if motion not in MOTIONS:
+        raise ValueError(f"unknown motion {motion!r}; one of {MOTIONS}")
+    return {**PARAMS, **MOTION_PARAMS[motion], "motion": motion}
+
+
+def params_hash(motion: str = "default") -> str:
     h = hashlib.sha256()
     h.update(HERE.read_bytes())
-    h.update(json.dumps(PARAMS, sort_keys=True).encode())
+    h.update(json.dumps(params_for(motion), sort_keys=True).encode())
     return h.hexdigest()
 
 
-def is_current(out_dir: Path) -> bool:
+def is_current(out_dir: Path, motion: str = "default") -> bool:
     out_dir = Path(out_dir)
     stamp = out_dir / "stamp.json"
     if not stamp.is_file() or not all((out_dir / name).is_file() for name in OUTPUTS):
         return False
     try:
-        return json.loads(stamp.read_text()).get("hash") == params_hash()
+        return json.loads(stamp.read_text()).get("hash") == params_hash(motion)
     except (OSError, ValueError):
         return False
 
 
-def render(out_dir: Path, force: bool = False, in_process: bool = False) -> Path:
-    """Build the fixture into out_dir unless it is already there and current; → out_dir.
+def render(out_dir: Path, force: bool = False, in_process: bool = False, motion: str = "default") -> Path:
+    """Build the fixture of `motion` (one of MOTIONS) into out_dir unless it is already there and
+    current; → out_dir.
 
     By default the build runs in a child Python (bpy can be imported once per process, and the build
     resets the scene); in_process=True builds here (what the command line does).
     """
+    params_for(motion)  # an unknown motion fails here, before any work
     out_dir = Path(out_dir).resolve()
-    if not force and is_current(out_dir):
+    if not force and is_current(out_dir, motion):
         return out_dir
     if not in_process:  # the child takes the lock
         env = dict(os.environ)
         env.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="mannequin-blender-user-"))
-        cmd = [sys.executable, str(HERE), "--out", str(out_dir)] + (["--force"] if force else [])
+        cmd = [sys.executable, str(HERE), "--out", str(out_dir), "--motion", motion] + (["--force"] if force else [])
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if proc.returncode != 0 or not is_current(out_dir):
+        if proc.returncode != 0 or not is_current(out_dir, motion):
             tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
-            raise RuntimeError(f"rendering the mannequin fixture failed (exit {proc.returncode}):\n{tail}")
+            raise RuntimeError(f"rendering the mannequin fixture ({motion}) failed (exit {proc.returncode}):\n{tail}")
         return out_dir
     with _lock(out_dir):  # one build at a time per folder; a waiting caller then finds it current
-        if force or not is_current(out_dir):
-            _build(out_dir)
+        if force or not is_current(out_dir, motion):
+            _build(out_dir, motion)
     return out_dir
 
 
@@ -326,6 +361,174 @@ def _quat(m):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# The other motions (MOTIONS): curves with nonzero slopes where the body keeps moving, legs from the same IK
+
+
+def _pchip(keys):
+    """Monotone cubic (Fritsch-Carlson) through (frame, value) keys: C1, no overshoot, flat outside."""
+    x = np.array([k[0] for k in keys], float)
+    y = np.array([k[1] for k in keys], float)
+    h, d = np.diff(x), np.diff(y) / np.diff(x)
+    m = np.zeros_like(y)
+    for i in range(1, len(y) - 1):
+        if d[i - 1] * d[i] > 0:
+            w1, w2 = 2 * h[i] + h[i - 1], h[i] + 2 * h[i - 1]
+            m[i] = (w1 + w2) / (w1 / d[i - 1] + w2 / d[i])
+    return _hermite([(x[i], y[i], m[i]) for i in range(len(y))])
+
+
+def _hermite(knots):
+    """Cubic Hermite through (frame, value, slope per frame) knots; constant outside. Exact for a
+    parabola given its end values and slopes (the flight of the jump)."""
+    x = np.array([k[0] for k in knots], float)
+
+    def f(t):
+        if t <= x[0]:
+            return float(knots[0][1])
+        if t >= x[-1]:
+            return float(knots[-1][1])
+        i = int(np.searchsorted(x, t, side="right")) - 1
+        (t0, p0, m0), (t1, p1, m1) = knots[i], knots[i + 1]
+        h = t1 - t0
+        s = (t - t0) / h
+        return ((2 * s ** 3 - 3 * s ** 2 + 1) * p0 + (s ** 3 - 2 * s ** 2 + s) * h * m0
+                + (-2 * s ** 3 + 3 * s ** 2) * p1 + (s ** 3 - s ** 2) * h * m1)
+
+    return f
+
+
+def _arm_dir(side, flex, abd):
+    """Unit upper-arm direction in the body frame: `flex` degrees forward (negative: backward) in the
+    sagittal plane, `abd` degrees out sideways; (0, ARM_REST_ELEV) is the rest pose."""
+    sx = 1.0 if side == "L" else -1.0
+    f, a = math.radians(flex), math.radians(abd)
+    return np.array([sx * math.sin(a), -math.cos(a) * math.sin(f), -math.cos(a) * math.cos(f)])
+
+
+def _assemble(yaw, hips_off_body, lean, arms, ankles, foot_pitch=None):
+    """Pose from body-frame parameters (the body frame is the world turned by -yaw about Z):
+    yaw (deg), hips offset (3,), lean (deg, forward: 45% spine, 55% chest), arms {side: (flex, abd,
+    elbow flex)}, ankle targets {side: (3,)}, foot pitch {side: deg, toes down}.
+    → ({bone: G}, hips world offset), like pose_at."""
+    Rz = _rot([0, 0, 1], yaw)
+    lean_s, lean_c = 0.45 * lean, 0.55 * lean
+    G = {"hips": Rz,
+         "spine": Rz @ _rot([1, 0, 0], lean_s),
+         "chest": Rz @ _rot([1, 0, 0], lean_s + lean_c),
+         "neck": Rz @ _rot([1, 0, 0], 0.4 * (lean_s + lean_c)),
+         "head": Rz @ _rot([1, 0, 0], 0.1 * (lean_s + lean_c))}
+    for side in ("L", "R"):
+        flex, abd, elbow = arms[side]
+        G[f"upper_arm.{side}"] = Rz @ _swing(_side(_ARM_DIR, side), _arm_dir(side, flex, abd))
+        G[f"forearm.{side}"] = G[f"upper_arm.{side}"] @ _rot([1, 0, 0], -elbow)
+        G[f"hand.{side}"] = G[f"forearm.{side}"]
+        hip = _side(HIP, side) + hips_off_body
+        ankle = np.asarray(ankles[side], float)
+        knee = _leg_ik(hip, ankle, np.array([0.0, -1.0, 0.0]))
+        G[f"thigh.{side}"] = Rz @ _swing(_side(KNEE - HIP, side), knee - hip)
+        G[f"shin.{side}"] = Rz @ _swing(_side(ANKLE - KNEE, side), ankle - knee)
+        pitch = (foot_pitch or {}).get(side, 0.0)
+        G[f"foot.{side}"] = Rz @ _rot([1, 0, 0], pitch)
+        G[f"toe.{side}"] = G[f"foot.{side}"]
+    return G, Rz @ hips_off_body
+
+
+# Jump: a standing forward jump, seen from the side-front (the body faces JUMP_YAW: +X turned 25 deg
+# toward the camera), travelling JUMP_DISTANCE from JUMP_START (forward, metres, from the origin).
+# Video frames: 0-8 stand; 8-24 crouch (hips down 0.20 m, arms back, lean); 24-29 push-off; 29-47
+# flight (both feet off the ground, legs tucked, hips on a parabola peaking JUMP_APEX above standing);
+# 47-53 landing, knees bending (hips down 0.24 m); 53-66 stand up; 66-74 stand.
+JUMP_YAW, JUMP_DISTANCE, JUMP_START = 65.0, 0.65, -0.40
+JUMP_APEX = 0.5 * (THIGH + SHIN)                   # 0.42 m: half a leg length
+JUMP_T0, JUMP_T1 = 29.0, 47.0                      # take-off, touch-down (18 frames = 0.6 s of flight)
+JUMP_REACH, JUMP_FOOT_OFFSET, JUMP_TUCK = 0.83, 0.10, 0.20   # hip-ankle at take-off; ankle behind/ahead
+_JUMP_PHI = math.asin(JUMP_FOOT_OFFSET / JUMP_REACH)
+_JUMP_H_TO = ANKLE[2] + JUMP_REACH * math.cos(_JUMP_PHI) - HIP[2]   # hips offset at take-off (-0.016)
+_JUMP_V0 = 4 * (JUMP_APEX - _JUMP_H_TO) / (JUMP_T1 - JUMP_T0)      # m/frame up at take-off
+_JUMP_VX = (JUMP_DISTANCE - 2 * JUMP_FOOT_OFFSET) / (JUMP_T1 - JUMP_T0)
+JUMP_HIPS_Z = _hermite([(0, 0, 0), (8, 0, 0), (24, -0.20, 0), (JUMP_T0, _JUMP_H_TO, _JUMP_V0),
+                        (JUMP_T1, _JUMP_H_TO, -_JUMP_V0), (53, -0.24, 0), (66, 0, 0)])
+JUMP_HIPS_F = _hermite([(0, 0, 0), (8, 0, 0), (24, -0.04, 0), (JUMP_T0, JUMP_FOOT_OFFSET, _JUMP_VX),
+                        (JUMP_T1, JUMP_DISTANCE - JUMP_FOOT_OFFSET, _JUMP_VX), (53, JUMP_DISTANCE, 0)])
+JUMP_LEAN = _pchip([(0, 0), (8, 0), (24, 30), (JUMP_T0, 10), (38, 8), (JUMP_T1, 15), (53, 28), (66, 0)])
+JUMP_ARM_FLEX = _pchip([(0, 0), (8, 0), (24, -45), (JUMP_T0, 35), (38, 75), (JUMP_T1, 30), (53, 15), (66, 0)])
+JUMP_ARM_ABD = _pchip([(0, ARM_REST_ELEV), (24, 12), (38, 18), (53, 14), (66, ARM_REST_ELEV)])
+JUMP_ELBOW = _pchip([(0, 8), (8, 8), (24, 20), (38, 30), (53, 25), (66, 8)])
+
+
+def pose_jump(t: float):
+    z, f = JUMP_HIPS_Z(t), JUMP_HIPS_F(t)
+    hips_off = np.array([0.0, -(JUMP_START + f), z])
+    pitch = 0.0
+    if t <= JUMP_T0 or t >= JUMP_T1:   # planted: before at 0, after at JUMP_DISTANCE
+        foot_f = 0.0 if t <= JUMP_T0 else JUMP_DISTANCE
+        foot_z = ANKLE[2]
+    else:                              # in the air: hung from the hips, tucked, swinging forward
+        s = (t - JUMP_T0) / (JUMP_T1 - JUMP_T0)
+        reach = JUMP_REACH - JUMP_TUCK * math.sin(math.pi * s)
+        phi = -_JUMP_PHI * math.cos(math.pi * s)
+        foot_f = f + reach * math.sin(phi)
+        foot_z = HIP[2] + z - reach * math.cos(phi)
+        pitch = 25.0 * math.sin(math.pi * s)
+    ankles = {side: np.array([_side(ANKLE, side)[0], -(JUMP_START + foot_f), foot_z]) for side in ("L", "R")}
+    arm = (JUMP_ARM_FLEX(t), JUMP_ARM_ABD(t), JUMP_ELBOW(t))
+    return _assemble(JUMP_YAW, hips_off, JUMP_LEAN(t), {"L": arm, "R": arm}, ankles, {"L": pitch, "R": pitch})
+
+
+# Turn: marching on the spot (a step every 11 frames, the ankle lifted 0.14 m, arms swinging against the
+# legs), turning 180 deg to the back view (frames 8-36), holding it (36-64; in the middle, 40-62, the
+# left arm rises out sideways to 50 deg and down, the right keeps swinging), turning back (64-92), stand.
+# A planted foot stays where it was put (it only swivels with the body); a swinging foot moves to its
+# place at the yaw of the middle of its next stance.
+TURN_YAW = _curve([(0, 0), (8, 0), (36, 180), (64, 180), (92, 0)])
+TURN_STEPS = [(4 + 11 * k, 4 + 11 * k + 8, "LR"[k % 2]) for k in range(8)]   # (lift-off, touch-down, side)
+TURN_LIFT, TURN_SWING_DEG, TURN_LAST = 0.14, 30.0, 99
+TURN_HIPS_Z = _curve([(0, 0), (4, -0.03), (89, -0.03), (95, 0)])
+TURN_ARM_RAISE = _curve([(0, 0), (40, 0), (46, 1), (56, 1), (62, 0)])   # left arm out sideways, 0..1
+TURN_MARCH = _curve([(0, 0), (2, 0), (8, 1), (85, 1), (91, 0)])         # arm swing envelope
+TURN_ELBOW = _curve([(0, 8), (6, 20), (88, 20), (95, 8)])
+
+
+def _turn_foot_yaw(side):
+    """The yaw (deg) a foot's position follows: constant while planted, eased while in the air."""
+    swings = [(a, b) for a, b, s in TURN_STEPS if s == side]
+    keys, start = [], 0
+    for a, b in swings + [(TURN_LAST, TURN_LAST)]:
+        mid = TURN_YAW(0.5 * (start + a)) if a < TURN_LAST else TURN_YAW(TURN_LAST)
+        keys += [(start, mid), (a, mid)] if a > start else [(start, mid)]
+        start = b
+    return _curve(keys)
+
+
+TURN_FOOT_YAW = {side: _turn_foot_yaw(side) for side in ("L", "R")}
+
+
+def pose_turn(t: float):
+    yaw = TURN_YAW(t)
+    Rz_inv = _rot([0, 0, 1], -yaw)
+    ankles = {}
+    for side in ("L", "R"):
+        world = _rot([0, 0, 1], TURN_FOOT_YAW[side](t)) @ _side(ANKLE, side)
+        for a, b, s in TURN_STEPS:
+            if s == side and a < t < b:
+                world = world + [0.0, 0.0, TURN_LIFT * math.sin(math.pi * (t - a) / (b - a)) ** 2]
+        ankles[side] = Rz_inv @ world
+    # Arm swing: +1 when the left leg is up (the right arm then swings forward), -1 for the right.
+    a0, b0, _ = TURN_STEPS[0]
+    phase = 2 * math.pi * (t - 0.5 * (a0 + b0)) / (2 * 11.0) + math.pi / 2
+    swing = TURN_SWING_DEG * TURN_MARCH(t) * math.sin(phase)
+    raise_l = TURN_ARM_RAISE(t)
+    elbow = TURN_ELBOW(t)
+    arms = {"L": (-swing * (1 - raise_l), 12 + 38 * raise_l, elbow * (1 - 0.5 * raise_l)),
+            "R": (swing, 12.0, elbow)}
+    hips_off = np.array([0.0, 0.0, TURN_HIPS_Z(t)])
+    return _assemble(yaw, hips_off, 0.0, arms, ankles)
+
+
+POSES = {"default": pose_at, "jump": pose_jump, "turn": pose_turn}
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Mesh primitives (numpy): vertices and faces in world rest space
 
 
@@ -487,12 +690,12 @@ def _mesh_object(bpy, name, parts, materials):
     return obj
 
 
-def build_scene(bpy):
+def build_scene(bpy, params=PARAMS):
     from mathutils import Matrix, Vector
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
-    fps, n = PARAMS["fps"], PARAMS["frames"]
+    fps, n = params["fps"], params["frames"]
     scene.render.fps, scene.render.fps_base = fps, 1.0
     scene.frame_start, scene.frame_end = 1, n
 
@@ -542,21 +745,21 @@ def build_scene(bpy):
     scene.world = world
 
     cam = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
-    cam.location = PARAMS["camera_location"]
+    cam.location = params["camera_location"]
     cam.rotation_euler = (math.radians(90), 0.0, 0.0)  # level, looking along +Y
     cam.data.sensor_fit = "VERTICAL"
     cam.data.sensor_height = 24.0
-    cam.data.lens = 12.0 / math.tan(math.radians(PARAMS["camera_vertical_fov_deg"]) / 2)
+    cam.data.lens = 12.0 / math.tan(math.radians(params["camera_vertical_fov_deg"]) / 2)
     scene.collection.objects.link(cam)
     scene.camera = cam
 
     # Render settings
-    w, h = PARAMS["resolution"]
+    w, h = params["resolution"]
     scene.render.engine = "CYCLES"
     scene.cycles.device = "CPU"
-    scene.cycles.samples = PARAMS["samples"]
+    scene.cycles.samples = params["samples"]
     scene.cycles.use_adaptive_sampling = False
-    scene.cycles.use_denoising = PARAMS["denoise"]
+    scene.cycles.use_denoising = params["denoise"]
     scene.cycles.max_bounces = 3
     scene.cycles.diffuse_bounces = 2
     scene.cycles.glossy_bounces = 1
@@ -575,9 +778,11 @@ def build_scene(bpy):
     return scene, arm, cam
 
 
-def animate(bpy, scene, arm):
-    """Key every bone's quaternion (and the hips' location) on every frame from pose_at()."""
-    n = PARAMS["frames"]
+def animate(bpy, scene, arm, params=PARAMS):
+    """Key every bone's quaternion (and the hips' location) on every frame from the motion's pose
+    function (POSES)."""
+    n = params["frames"]
+    pose = POSES[params.get("motion", "default")]
     rest = {b.name: np.array(b.matrix_local.to_3x3()) for b in arm.data.bones}
     parent = {b.name: (b.parent.name if b.parent else None) for b in arm.data.bones}
     for pb in arm.pose.bones:
@@ -585,7 +790,7 @@ def animate(bpy, scene, arm):
     previous = {}
     for t in range(n):
         frame = 1 + t
-        G, hips_off = pose_at(float(t))
+        G, hips_off = pose(float(t))
         for pb in arm.pose.bones:
             name = pb.name
             gp = G[parent[name]] if parent[name] else np.eye(3)
@@ -603,11 +808,11 @@ def animate(bpy, scene, arm):
     action.name = "mannequin_motion"
 
 
-def read_truth(bpy, scene, arm, cam):
+def read_truth(bpy, scene, arm, cam, params=PARAMS):
     from mathutils import Vector
 
     names = LANDMARK_NAMES
-    n = PARAMS["frames"]
+    n = params["frames"]
     bones = [b.name for b in arm.data.bones]
     heads = np.zeros((n, len(bones), 3))
     tails = np.zeros((n, len(bones), 3))
@@ -630,7 +835,7 @@ def read_truth(bpy, scene, arm, cam):
             else:
                 local = arm.data.bones[bone].matrix_local.inverted() @ Vector(where)
                 lm[t, k] = mw @ pb.matrix @ local
-    w, h = PARAMS["resolution"]
+    w, h = params["resolution"]
     data = cam.data
     f = data.lens / data.sensor_height * h  # vertical sensor fit, square pixels
     K = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1.0]])
@@ -639,7 +844,7 @@ def read_truth(bpy, scene, arm, cam):
     cam_pts = (lm - cmw[:3, 3]) @ R_cv  # world → OpenCV camera frame
     uv = cam_pts[..., :2] / cam_pts[..., 2:3] * f + [w / 2, h / 2]
     out = {
-        "fps": np.float64(PARAMS["fps"]),
+        "fps": np.float64(params["fps"]),
         "frame_size": np.array([w, h]),
         "frame_start": np.int64(scene.frame_start),
         "landmarks_world": lm,
@@ -670,13 +875,13 @@ def _landmark_names() -> tuple:
 LANDMARK_NAMES = _landmark_names()
 
 
-def write_video(frames_dir: Path, path: Path) -> int:
+def write_video(frames_dir: Path, path: Path, params=PARAMS) -> int:
     import cv2
 
     files = sorted(frames_dir.glob("*.png"))
-    w, h = PARAMS["resolution"]
+    w, h = params["resolution"]
     tmp = path.with_suffix(".tmp.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), PARAMS["fps"], (w, h))
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), params["fps"], (w, h))
     if not writer.isOpened():
         raise RuntimeError("OpenCV cannot write mp4v")
     for f in files:
@@ -689,21 +894,22 @@ def write_video(frames_dir: Path, path: Path) -> int:
     return len(files)
 
 
-def _build(out_dir: Path) -> None:
+def _build(out_dir: Path, motion: str = "default") -> None:
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="mannequin-blender-user-"))
     import bpy
 
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = out_dir / "stamp.json"
     stamp.unlink(missing_ok=True)
-    digest = params_hash()  # of the code that runs, even if the file is edited meanwhile
+    params = params_for(motion)
+    digest = params_hash(motion)  # of the code that runs, even if the file is edited meanwhile
     t0 = time.perf_counter()
-    scene, arm, cam = build_scene(bpy)
-    animate(bpy, scene, arm)
+    scene, arm, cam = build_scene(bpy, params)
+    animate(bpy, scene, arm, params)
     for old in (out_dir / "mannequin.blend", out_dir / "mannequin.blend1"):
         old.unlink(missing_ok=True)  # no .blend1 backup
     bpy.ops.wm.save_as_mainfile(filepath=str(out_dir / "mannequin.blend"), compress=True)
-    truth = read_truth(bpy, scene, arm, cam)
+    truth = read_truth(bpy, scene, arm, cam, params)
     np.savez_compressed(out_dir / "truth.npz", **truth)
     t_build = time.perf_counter() - t0
 
@@ -714,24 +920,25 @@ def _build(out_dir: Path) -> None:
     t1 = time.perf_counter()
     bpy.ops.render.render(animation=True)
     t_render = time.perf_counter() - t1
-    count = write_video(frames_dir, out_dir / "mannequin.mp4")
-    if count != PARAMS["frames"]:
-        raise RuntimeError(f"rendered {count} frames, expected {PARAMS['frames']}")
+    count = write_video(frames_dir, out_dir / "mannequin.mp4", params)
+    if count != params["frames"]:
+        raise RuntimeError(f"rendered {count} frames, expected {params['frames']}")
     stamp.write_text(json.dumps({
-        "hash": digest, "params": PARAMS, "blender": bpy.app.version_string,
+        "hash": digest, "motion": motion, "params": params, "blender": bpy.app.version_string,
         "build_s": round(t_build, 1), "render_s": round(t_render, 1), "frames": count,
     }, indent=1))
-    print(f"mannequin fixture: {count} frames rendered in {t_render:.0f} s → {out_dir}", flush=True)
+    print(f"mannequin fixture ({motion}): {count} frames rendered in {t_render:.0f} s → {out_dir}", flush=True)
 
 
-def preview(out_dir: Path, frames: list[int]) -> None:
+def preview(out_dir: Path, frames: list[int], motion: str = "default") -> None:
     """Render only some video frames (0-based) to out_dir/preview_NNNN.png; no cache, no video."""
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="mannequin-blender-user-"))
     import bpy
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    scene, arm, cam = build_scene(bpy)
-    animate(bpy, scene, arm)
+    params = params_for(motion)
+    scene, arm, cam = build_scene(bpy, params)
+    animate(bpy, scene, arm, params)
     for t in frames:
         scene.frame_set(1 + t)
         scene.render.filepath = str(out_dir / f"preview_{t:04d}.png")
@@ -746,11 +953,12 @@ def main(argv=None) -> int:
     ap.add_argument("--force", action="store_true", help="rebuild even when the cache is current")
     ap.add_argument("--preview", type=str, default=None,
                     help="comma-separated video frames to render as PNGs into --out (no cache, no video)")
+    ap.add_argument("--motion", choices=MOTIONS, default="default", help="which motion (default: %(default)s)")
     args = ap.parse_args(argv)
     if args.preview:
-        preview(args.out, [int(v) for v in args.preview.split(",")])
+        preview(args.out, [int(v) for v in args.preview.split(",")], args.motion)
         return 0
-    out = render(args.out, force=args.force, in_process=True)
+    out = render(args.out, force=args.force, in_process=True, motion=args.motion)
     print(out)
     return 0
 
