@@ -54,6 +54,10 @@ class VIDEO_MOCAP_PG_take(bpy.types.PropertyGroup):
     first_frame: bpy.props.IntProperty(name="First Video Frame")
     detected: bpy.props.FloatProperty(name="Detected", subtype="FACTOR", min=0, max=1)
     partial: bpy.props.BoolProperty(name="Partial")
+    person: bpy.props.IntProperty(name="Person", default=0, min=0,
+                                  description="The person of a several-people capture (1-based; 0: a one-person take)")
+    people: bpy.props.IntProperty(name="People", default=0, min=0,
+                                  description="How many people the capture this take belongs to has (0: one)")
 
 
 class VIDEO_MOCAP_PG_bone_map_item(bpy.types.PropertyGroup):
@@ -63,7 +67,7 @@ class VIDEO_MOCAP_PG_bone_map_item(bpy.types.PropertyGroup):
 
 class VIDEO_MOCAP_PG_settings(bpy.types.PropertyGroup):
     # Source
-    video_path: bpy.props.StringProperty(name="Video", subtype="FILE_PATH", description="Video of one person",
+    video_path: bpy.props.StringProperty(name="Video", subtype="FILE_PATH", description="Video of the performers",
                                          update=_video_changed)
     video_width: bpy.props.IntProperty(options={"SKIP_SAVE"})
     video_height: bpy.props.IntProperty(options={"SKIP_SAVE"})
@@ -73,6 +77,12 @@ class VIDEO_MOCAP_PG_settings(bpy.types.PropertyGroup):
     model: bpy.props.EnumProperty(
         name="Model", default=DEFAULT_VARIANT,
         items=[(v, v.title(), f"BlazePose GHUM {v}: {HINTS[v]}") for v in VARIANTS])
+    people: bpy.props.IntProperty(name="People", default=1, min=1, max=4,
+                                  description="How many people to capture: each gets a take of their own (Apply All "
+                                              "People puts each on an armature, placed where they stood)")
+    person: bpy.props.IntProperty(name="Follow Person", default=0, min=0, max=4,
+                                  description="With one person captured: whom to follow. 0: the most prominent at the "
+                                              "start; N: person N, as a capture of several people numbers them")
     use_frame_range: bpy.props.BoolProperty(name="Frame Range", default=False,
                                             description="Capture only part of the video")
     frame_first: bpy.props.IntProperty(name="First", default=0, min=0, description="First video frame (0-based)")

@@ -8,6 +8,7 @@ from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from .. import pipeline
 from ..blender.apply import apply_track, choose_bone_map
+from ..blender.people import apply_people, people_takes
 from ..blender.scene import options, settings_of, take_path, target_armature
 from ..capture.errors import ExportError, RigError, TrackError
 from ..retarget.bonemaps import load_bone_map, save_bone_map
@@ -45,6 +46,47 @@ class VIDEO_MOCAP_OT_apply(bpy.types.Operator):
         result = apply_track(context, obj, track, options=opts, report=report)
         settings.detected_preset = result.preset or ""
         report_messages(self, result.report, f"Applied to '{obj.name}'")
+        return {"FINISHED"}
+
+
+class VIDEO_MOCAP_OT_apply_people(bpy.types.Operator):
+    """Key every person of the selected take's capture onto an armature of their own: copies of the chosen
+    armature (named <name>_p<K>), or new human metarigs built to each person when none is chosen, placed
+    where the people stood relative to each other; each in a new Action"""
+
+    bl_idname = "video_mocap.apply_people"
+    bl_label = "Apply All People"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        if not people_takes(settings_of(context)):
+            cls.poll_message_set("Select a person's take (capture with People 2 or more)")
+            return False
+        return context.mode in {"OBJECT", "POSE"}
+
+    @reports_errors
+    def execute(self, context):
+        settings = settings_of(context)
+        takes = people_takes(settings)
+        if settings.rig_preset == "JSON" and not settings.bone_map_path:
+            raise RigError("Choose a bone map JSON file, or pick a preset.")
+        opts = options(context, frames=(None, None))  # takes are applied whole
+        tracks, reports = [], []
+        for take in takes:
+            path = bpy.path.abspath(take.path)
+            if not os.path.exists(path):
+                raise TrackError(f"Landmark cache {path} of person {take.person} is missing. Capture the video again.")
+            track, report = pipeline.load_take(path, opts)
+            track.extra.update(person=take.person, people=max(take.people, len(takes)))
+            tracks.append(track)
+            reports.append(report)
+        obj = target_armature(context)
+        result = apply_people(context, tracks, obj, opts, reports)
+        first = result.results[0]
+        settings.detected_preset = first.preset or ""
+        names = ", ".join(f"'{a.name}'" for a in result.armatures)
+        report_messages(self, result.report, f"Applied {len(tracks)} people to {names}")
         return {"FINISHED"}
 
 
@@ -125,5 +167,5 @@ class VIDEO_MOCAP_OT_load_bone_map(bpy.types.Operator, ImportHelper):
         return {"FINISHED"}
 
 
-classes = (VIDEO_MOCAP_OT_apply, VIDEO_MOCAP_OT_detect_bone_map, VIDEO_MOCAP_OT_save_bone_map,
-           VIDEO_MOCAP_OT_load_bone_map)
+classes = (VIDEO_MOCAP_OT_apply, VIDEO_MOCAP_OT_apply_people, VIDEO_MOCAP_OT_detect_bone_map,
+           VIDEO_MOCAP_OT_save_bone_map, VIDEO_MOCAP_OT_load_bone_map)

@@ -13,7 +13,7 @@ class VIDEO_MOCAP_UL_takes(bpy.types.UIList):
 
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
         row = layout.row(align=True)
-        row.label(text=item.name, icon="SEQUENCE" if not item.partial else "ERROR")
+        row.label(text=item.name, icon="ERROR" if item.partial else "USER" if item.person else "SEQUENCE")
         row.label(text=f"{item.frames} fr · {item.detected:.0%}")
 
 
@@ -64,6 +64,11 @@ class VIDEO_MOCAP_PT_source(_VideoMocapPanel, bpy.types.Panel):
             layout.label(text=f"{settings.video_width}×{settings.video_height} · {settings.video_fps:.3g} fps · "
                               f"{settings.video_frames} frames · {dur:.1f} s", icon="INFO")
         layout.prop(settings, "model")
+        row = layout.row(align=True)
+        row.prop(settings, "people")
+        sub = row.row(align=True)
+        sub.active = settings.people == 1  # whom to follow when capturing one person
+        sub.prop(settings, "person", text="Follow")
         layout.prop(settings, "hands")
         layout.prop(settings, "face")
         layout.label(text=HINTS[settings.model])
@@ -188,6 +193,9 @@ class VIDEO_MOCAP_PT_apply(_VideoMocapPanel, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         layout.operator("video_mocap.apply", icon="ACTION")
+        take = context.scene.video_mocap.active_take()
+        if take is not None and take.person:
+            layout.operator("video_mocap.apply_people", icon="COMMUNITY")
         row = layout.row(align=True)
         for preset, label in (("unity", "FBX Unity"), ("unreal", "FBX Unreal"), ("blender", "FBX Blender")):
             op = row.operator("video_mocap.export_fbx", text=label, icon="EXPORT")
