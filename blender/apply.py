@@ -88,8 +88,10 @@ def key_times(track: PoseTrack, frame_start: int):
     if n < 2 or not (np.diff(ts) > 0).all():  # no usable times: one frame per processed frame
         return regular
     timed = frame_start + (ts - ts[0]) * track.fps / 1000.0
-    # Rounding to whole milliseconds moves a constant-rate frame by < 0.1 frame: keep whole frames then.
-    return regular if np.abs(timed - regular).max() < 0.1 else timed
+    # Timestamps are whole milliseconds (and made strictly increasing by up to 1 ms): that moves a
+    # constant-rate frame by up to ~1 ms, 0.24 frame at 240 fps. Within that (+ 0.1 frame): whole frames.
+    tolerance = 0.1 + 1.0 * track.fps / 1000.0
+    return regular if np.abs(timed - regular).max() < tolerance else timed
 
 
 def choose_bone_map(obj, rig: str | dict | None = "auto") -> tuple[str | None, dict]:
@@ -101,7 +103,16 @@ def choose_bone_map(obj, rig: str | dict | None = "auto") -> tuple[str | None, d
     if rig in (None, "", "auto"):
         return detect_preset(names, parents)
     if str(rig).lower().endswith(".json"):
-        return None, load_bone_map(rig)
+        bone_map = load_bone_map(rig)
+        absent = [bone for bone in bone_map.values() if bone not in names]
+        if absent:
+            raise RigError(f"Bone map {rig} names bones not in the armature '{obj.name}': "
+                           f"{', '.join(sorted(set(absent))[:8])}{' …' if len(set(absent)) > 8 else ''}. "
+                           f"Fix the names in the bone map, or choose the armature it was made for.")
+        if "hips" not in bone_map:
+            raise RigError(f"Bone map {rig} does not map 'hips', the bone the body hangs from. Add "
+                           f"\"hips\": \"<your pelvis bone>\" to its \"bones\".")
+        return None, bone_map
     return rig, resolve_preset(rig, names, parents)
 
 

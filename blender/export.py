@@ -1,7 +1,11 @@
 """FBX and BVH export of one animated armature."""
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import sys
+import tempfile
 
 import bpy
 
@@ -26,17 +30,79 @@ def _prepare(path: str) -> None:
         raise ExportError(f"Cannot write {path}: {exc.strerror or exc}. Choose another folder.") from None
 
 
+def _failure_reason(exc: Exception) -> str:
+    """The cause in a Blender exporter's RuntimeError text (which holds the exporter's traceback): its
+    last 'SomethingError: …' line, else its last line that is not Blender's 'Location: …'."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    lines = [line.removeprefix("Error: ").strip() for line in lines if not line.startswith("Location:")]
+    errors = [line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception): ", line)]
+    reason = (errors or lines or [""])[-1]
+    return re.sub(r"^\[Errno \d+\] ", "", reason.split(": ", 1)[1] if errors else reason)
+
+
+@contextlib.contextmanager
+def _output_kept_back():
+    """Blender prints a failing operator's Python traceback (on stderr, and again in its report on
+    stdout), and we report the failure as one message: hold both (the file descriptors, where Blender
+    writes) in temporary files and pass them on only when the exporter succeeded."""
+    held = []
+    try:
+        for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
+            if stream is not None:
+                stream.flush()
+            saved = os.dup(fd)
+            spool = tempfile.TemporaryFile()
+            held.append((fd, saved, spool))
+            os.dup2(spool.fileno(), fd)
+    except (OSError, ValueError):
+        pass  # no descriptors to hold (an embedded interpreter …): let the output through
+    outcome = {"failed": False}
+    try:
+        yield outcome
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        for fd, saved, spool in reversed(held):
+            os.dup2(saved, fd)
+            os.close(saved)
+            if not outcome["failed"]:
+                spool.seek(0)
+                text = spool.read()
+                if text:
+                    os.write(fd, text)
+            spool.close()
+
+
 def _run_exporter(kind: str, path: str, operator, **kwargs) -> str:
     """Blender's exporters raise RuntimeError (with their Python traceback text) when they fail:
-    report it as an ExportError naming the file."""
+    report it as an ExportError naming the file. The exporter writes a temporary file beside `path`,
+    renamed over it only when complete: a failure (a full disk …) leaves no half file and keeps the
+    file that was there before."""
+    folder, name = os.path.split(os.path.abspath(path))
     try:
-        result = operator(filepath=path, **kwargs)
-    except RuntimeError as exc:
-        detail = str(exc).strip().splitlines()
-        reason = detail[-1].removeprefix("Error: ").strip() if detail else ""
-        raise ExportError(f"{kind} export to {path} failed" + (f": {reason}" if reason else "") + ".") from exc
-    if "FINISHED" not in result:
-        raise ExportError(f"{kind} export to {path} failed.")
+        staging = tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=folder)
+    except OSError as exc:
+        raise ExportError(f"Cannot write {path}: {exc.strerror or exc}. Choose another folder.") from None
+    tmp = os.path.join(staging, name)  # the file's own name: exporters may write it into the file
+    try:
+        with _output_kept_back() as outcome:
+            try:
+                result = operator(filepath=tmp, **kwargs)
+            except RuntimeError as exc:
+                outcome["failed"] = True
+                reason = _failure_reason(exc)
+                raise ExportError(f"{kind} export to {path} failed" + (f": {reason}" if reason else "")
+                                  + ". The file there before, if any, is unchanged.") from None
+            if "FINISHED" not in result:
+                raise ExportError(f"{kind} export to {path} failed.")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ExportError(f"{kind} export to {path} failed: {exc.strerror or exc}.") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        os.rmdir(staging)
     return path
 
 

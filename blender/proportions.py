@@ -43,7 +43,7 @@ def fit_to_proportions(context, obj, lengths: dict[str, float], bone_map: dict[s
     First a uniform scale so the legs match, then each segment. Returns the scale used."""
     eb_name = {role: bone_map.get(role) for role in bone_map}
     need = [f"{limb}.{s}" for limb in ("thigh", "shin") for s in "LR"]
-    if any(eb_name.get(r) not in obj.data.bones for r in need):
+    if any((eb_name.get(r) or "") not in obj.data.bones for r in need):
         return {"scale": 1.0}
     if context.view_layer.objects.active is not obj:
         context.view_layer.objects.active = obj

@@ -183,13 +183,31 @@ def save_bone_map(path, bone_map: dict[str, str], preset: str | None = None) -> 
     return path
 
 
+MAX_BONE_MAP_BYTES = 1 << 20  # a bone map is a few kB; anything this large is the wrong file
+
+
 def load_bone_map(path) -> dict[str, str]:
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        if path.is_dir():
+            raise RigError(f"Bone map {path} is a folder. Choose a bone map .json file.")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BONE_MAP_BYTES + 1)
     except FileNotFoundError:
         raise RigError(f"Bone map not found: {path}") from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise RigError(f"Cannot read bone map {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BONE_MAP_BYTES:
+        raise RigError(f"Bone map {path} is too large for a bone map (over {MAX_BONE_MAP_BYTES >> 20} MB): "
+                       f"choose the bone map .json file (Save Bone Map writes one).")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise RigError(f"Bone map {path} is not UTF-8 text: save it as UTF-8 (or choose the bone map "
+                       f".json file).") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
         raise RigError(f"Bone map {path} is not valid JSON ({exc})") from None
     bones = data.get("bones") if isinstance(data, dict) else None
     if not isinstance(bones, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in bones.items()):
