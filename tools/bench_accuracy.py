@@ -269,7 +269,7 @@ def run(model="full", write=None, skip_mannequin=False):
     lines = [header] + [f"| {r['clip']} | {r['stage']} | {r['dir']:.1f} | {r['pampjpe']:.0f} | {r['ratio']} | "
                         f"{r['jitter']:.1f} | {r['ref_jitter']:.1f} | {r['lr']}/{r['frames']} | {r['skate']} | "
                         f"{r['path']} | {r['rise']} | {r['cost']} |" for r in rows]
-    table = "\n".join(lines)
+    table = "\n".join(lines) + "\n\n" + targets_table(rows)
     print(table)
     if write:
         png = ROOT / "docs" / "bench_wrist.png"
@@ -277,6 +277,36 @@ def run(model="full", write=None, skip_mannequin=False):
             _plot(plot, png)
         _write_section(Path(write), table, png if plot is not None else None, model)
     return rows
+
+
+def targets_table(rows) -> str:
+    """Issue 13's targets, per clip, for the default output (baked onto the performer-proportion metarig)."""
+    out = ["Targets for the default output (baked, metarig at the performer's proportions), from the rows above:",
+           "", "| clip | dir ÷ raw ≤ 0.90 | PA-MPJPE ÷ raw ≤ 0.92 | jitter ≤ 1.5 × reference | no L/R swaps "
+           "| hip rise within 25 % | root path ≤ 0.2 leg lengths | fusion ≤ 3 ms/frame |",
+           "|---|---|---|---|---|---|---|---|"]
+    yes = lambda ok: "met" if ok else "**not met**"  # noqa: E731
+    for clip in dict.fromkeys(r["clip"] for r in rows):
+        raw = next(r for r in rows if r["clip"] == clip and r["stage"] == "raw landmarks")
+        fused = next(r for r in rows if r["clip"] == clip and r["stage"].startswith("fused"))
+        base = next(r for r in rows if r["clip"] == clip and r["stage"].endswith("(default)")
+                    and r["stage"].startswith("baked"))
+        d, p = base["dir"] / raw["dir"], base["pampjpe"] / raw["pampjpe"]
+        cells = [f"{d:.2f} {yes(d <= 0.90)}", f"{p:.2f} {yes(p <= 0.92)}",
+                 f"{base['jitter'] / base['ref_jitter']:.2f} {yes(base['jitter'] <= 1.5 * base['ref_jitter'])}",
+                 f"{base['lr']} {yes(base['lr'] == 0)}"]
+        if base["rise"]:
+            ours, truth = (float(v) for v in base["rise"].split(" / "))
+            cells.append(f"{ours:.2f} vs {truth:.2f} " + (yes(abs(ours - truth) <= 0.25 * truth) if truth > 0.2
+                                                          else "(no jump)"))
+            path = float(base["path"].split()[0])
+            cells.append(f"{path:.2f} {yes(path <= 0.2)}")
+        else:
+            cells += ["–", "–"]
+        cost = float(fused["cost"]) if fused["cost"] else float("nan")
+        cells.append(f"{cost:.2f} {yes(cost <= 3)}")
+        out.append(f"| {clip} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def _plot(plot, png):
