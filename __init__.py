@@ -12,9 +12,10 @@ _unregister_classes = None
 
 def _on_load_pre(_filepath=None):
     """Opening a file: stop every running capture (its scene is about to be freed)."""
-    from .blender import jobs
+    from .blender import jobs, live
 
     jobs.cancel_all()
+    live.end_all()
 
 
 def register():
@@ -52,6 +53,9 @@ def unregister():
     if _on_load_pre in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_on_load_pre)
     jobs.cancel_all()
+    from .blender import live
+
+    live.end_all()
     cli_command.unregister()
     overlay.unregister()
     properties.unregister_props()

@@ -14,8 +14,8 @@ from ..retarget.bonemaps import detect_preset, load_bone_map, resolve_preset
 from ..retarget.rotations import make_continuous
 from .action import bone_path, key_rotations, new_action, write_curves
 from .armature import read_rest_pose
-from .proportions import fit_to_proportions
 from .evaluated import local_rotations_evaluated, needs_evaluation
+from .proportions import fit_to_proportions
 
 # Rigify limb switches: the custom property 'IK_FK' on the limb's parent control, 1.0 = FK.
 FK_SWITCHES = ("upper_arm_parent.L", "upper_arm_parent.R", "thigh_parent.L", "thigh_parent.R")
@@ -170,7 +170,7 @@ def apply_track(context, obj, track: PoseTrack, rig: str | dict | None = None, f
     face = None
     strength = getattr(options, "face_strength", 1.0)
     if cleaned.has_face and strength > 0:  # like the hands: whenever the take has a face (after the body:
-        from .face import apply_face     # the jaw and lids key into its action)
+        from .face import apply_face  # the jaw and lids key into its action)
 
         face = apply_face(context, obj, cleaned, frame_start, strength=strength,
                           shape_key_map=getattr(options, "face_map", None) or None, report=motion.report,

@@ -660,7 +660,7 @@ def smooth_track(track: PoseTrack, method: str = "zero_phase", *, strength_hz: f
                 done |= rest & done2
         world[done, j], image[done, j] = new[done, :3], new[done, 3:]
         filled[:, j] = done
-        for a, b, ok in runs:  # report the low-visibility stretches inside detected frames
+        for a, b, _ok in runs:  # report the low-visibility stretches inside detected frames
             for c, d in _runs(detected[a:b]):
                 key = (a + c, a + d, bool(filled[a + c:a + d, j].all()), a == 0 or b == T)
                 low_runs.setdefault(key, []).append(j)

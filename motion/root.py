@@ -47,7 +47,8 @@ def hip_translation(world: np.ndarray, image: np.ndarray, weights: np.ndarray, f
     X, u, v = np.nan_to_num(X), np.nan_to_num(u), np.nan_to_num(v)
     zeros = np.zeros_like(u)
     # Rows for the x and y equations: [f, 0, -u]·T = u·Z − f·X  and  [0, f, -v]·T = v·Z − f·Y
-    A = np.concatenate([np.stack([np.full_like(u, f), zeros, -u], -1), np.stack([zeros, np.full_like(v, f), -v], -1)], 1)
+    A = np.concatenate([np.stack([np.full_like(u, f), zeros, -u], -1),
+                        np.stack([zeros, np.full_like(v, f), -v], -1)], 1)
     b = np.concatenate([u * X[..., 2] - f * X[..., 0], v * X[..., 2] - f * X[..., 1]], 1)
     W = np.concatenate([wt, wt], 1)
     AtA = np.einsum("tni,tn,tnj->tij", A, W, A)

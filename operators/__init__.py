@@ -1,4 +1,4 @@
 """Operators: translate between Blender data and the core; report errors; never crash."""
-from . import apply, capture, export, reference, rig
+from . import apply, capture, export, live, reference, rig
 
-classes = (*capture.classes, *apply.classes, *rig.classes, *export.classes, *reference.classes)
+classes = (*capture.classes, *apply.classes, *rig.classes, *export.classes, *reference.classes, *live.classes)

@@ -36,8 +36,15 @@ from ..capture.landmarks import INDEX as I
 from ..capture.landmarks import mediapipe_to_blender
 from .body import rest_landmarks
 from .rig import FINGERS, RestPose, resolve_bone_map
-from .rotations import (angle_between, frame, make_continuous, matrix_to_quaternion, normalize, quaternion_to_matrix,
-                        slerp)
+from .rotations import (
+    angle_between,
+    frame,
+    make_continuous,
+    matrix_to_quaternion,
+    normalize,
+    quaternion_to_matrix,
+    slerp,
+)
 
 WRIST, INDEX_MCP, MIDDLE_MCP, PINKY_MCP = 0, 5, 9, 17
 CHAINS = {"thumb": (1, 2, 3, 4), "f_index": (5, 6, 7, 8), "f_middle": (9, 10, 11, 12),

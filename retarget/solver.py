@@ -11,8 +11,18 @@ from ..capture.track import PoseTrack
 from ..motion.feet import AIR_M, air_heights, detect_contacts, flight_offset, foot_skate, lock_feet
 from ..motion.root import world_trajectory
 from .body import part_frames, rest_landmarks
-from .hands import (FADE_S, LIMITS, MAX_PALM_BODY_DEG, HandSolution, apply_palms, hand_seen, hand_weights,
-                    hands_in_blender, palm_agrees, solve_hands)
+from .hands import (
+    FADE_S,
+    LIMITS,
+    MAX_PALM_BODY_DEG,
+    HandSolution,
+    apply_palms,
+    hand_seen,
+    hand_weights,
+    hands_in_blender,
+    palm_agrees,
+    solve_hands,
+)
 from .rig import RestPose, resolve_bone_map
 from .rotations import frame, make_continuous, matrix_to_quaternion, quaternion_to_matrix, slerp_matrices
 
@@ -342,7 +352,8 @@ def _root_motion(solution: Solution, rest: RestPose, usable, rest_points, posed,
     feet = _foot_points(rest, usable, rest_points, posed)
     if not feet or (parent is not None and parent in solution.rotations):
         return
-    floor = np.nanmin(rest_points[[I[f"{s}_{n}"] for s in ("left", "right") for n in ("ankle", "heel", "foot_index")], 2])
+    sole = [I[f"{s}_{n}"] for s in ("left", "right") for n in ("ankle", "heel", "foot_index")]
+    floor = np.nanmin(rest_points[sole, 2])
     lowest = np.min(np.stack([f[:, 2] for f in feet.values()]), axis=0)
     offset = np.zeros((len(lowest), 3))
     offset[:, 2] = ground = floor - lowest
@@ -372,7 +383,8 @@ def _root_motion(solution: Solution, rest: RestPose, usable, rest_points, posed,
                 solution.foot_skate["after"] = foot_skate({s: f + offset for s, f in feet.items()}, contacts)
     solution.root_offset = offset
     root_bone = usable.get("root")
-    if mode == "root_bone" and root_bone and root_bone != carrier and rest.bones[root_bone].parent not in solution.rotations:
+    if (mode == "root_bone" and root_bone and root_bone != carrier
+            and rest.bones[root_bone].parent not in solution.rotations):
         horizontal, vertical = offset.copy(), offset.copy()
         horizontal[:, 2] = 0
         vertical[:, :2] = 0

@@ -3,8 +3,8 @@ as RestPose data (numpy) and as real Blender armatures (bpy), for the retargetin
 from __future__ import annotations
 
 import numpy as np
-
 from synthetic import _matrix
+
 from video_mocap.retarget.rig import RestBone, RestPose
 
 

@@ -211,7 +211,6 @@ def mannequin_clips(model):
 
 
 def run(model="full", write=None, skip_mannequin=False):
-    import numpy as np
 
     from video_mocap.pipeline import Options, clean
 

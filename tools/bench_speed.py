@@ -130,12 +130,12 @@ def part_bare(video: str, model: str, frames: int, start_at: float | None = None
     into reused arrays): CPU ms per frame."""
     load_package()
     import cv2
+    import mediapipe  # noqa: F401  (imported before any timing)
     import numpy as np
+
     from video_mocap.capture.landmarker import Landmarker, to_rgb
     from video_mocap.capture.models import resolve_model
     from video_mocap.capture.prefetch import core_pair, open_video, pinned
-
-    import mediapipe  # noqa: F401  (imported before any timing)
     cv2.setNumThreads(1)
     task = resolve_model(model)
     with open_video(video) as v:
@@ -170,7 +170,7 @@ def part_bare(video: str, model: str, frames: int, start_at: float | None = None
             times, cpu, wall = times_p, cpu_p, wall_p
     with Landmarker(task, num_poses=2, video=False) as counter:
         if start_at is None:
-            for index, frame in held[::60]:
+            for _index, frame in held[::60]:
                 t = time.perf_counter()
                 counter.count_people(frame, rgb=True)
                 people.append(time.perf_counter() - t)
@@ -216,9 +216,9 @@ def part_single(video: str, model: str, frames: int, save: str | None, one_core:
     if one_core:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     load_package()
-    from video_mocap.capture.segment import capture_video
-
     import mediapipe  # noqa: F401  (imported before any timing, as in a running Blender after the first capture)
+
+    from video_mocap.capture.segment import capture_video
     out = {}
     stamps = []
     others = OtherLoad()
@@ -317,9 +317,9 @@ def part_convergence(video: str, model: str) -> dict:
     a restart at frame b, for warm-ups of W frames."""
     load_package()
     import numpy as np
-    from video_mocap.capture.segment import capture_video
+
     from video_mocap.capture.models import resolve_model
-    from video_mocap.capture.segment import capture_segment
+    from video_mocap.capture.segment import capture_segment, capture_video
 
     task = resolve_model(model)
     ref = capture_video(video, model, people_check_every=0).world_landmarks
@@ -340,6 +340,7 @@ def part_bake(frames: int, bones: int, repeat: int) -> dict:
     load_package()
     import bpy
     import numpy as np
+
     from video_mocap.blender.action import action_fcurves, key_rotations, new_action
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -379,6 +380,7 @@ def part_responsive(video: str, model: str, frames: int, workers: int, isolate: 
     import types
 
     import bpy
+
     import video_mocap
     from video_mocap.capture import job as job_module
     from video_mocap.capture.job import CaptureJob, CaptureRequest
@@ -488,6 +490,7 @@ def run_part(name: str, **kwargs) -> dict:
 def match(single_npz: Path, parallel_npz: Path, segments) -> dict:
     load_package()
     import numpy as np
+
     from video_mocap.capture.track import PoseTrack
 
     a, b = PoseTrack.load(single_npz), PoseTrack.load(parallel_npz)
@@ -809,7 +812,7 @@ def render(rows, conv, bake, mem, resp, cores, loads, elapsed, args) -> str:
         return ", ".join(f"{r['model']} {v} ({'met' if good else 'not met'})" for r, v, good in zip(longs, values, ok))
 
     ok1 = [r["e2e_ratio"] >= 0.95 for r in longs]
-    out.append(f"- **One worker ≥ 0.95 × bare landmarker** (long clip, steady state): "
+    out.append("- **One worker ≥ 0.95 × bare landmarker** (long clip, steady state): "
                + per_model([f"{r['e2e_ratio']:.2f}" for r in longs], ok1) + "."
                + " The landmarker runs on a core of its own, the decoding (with the conversion to RGB and the "
                  "people count) in a thread pinned to the other core (capture/prefetch.py)."

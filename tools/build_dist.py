@@ -557,7 +557,7 @@ def build(out: Path, cache: Path, force: bool) -> dict[str, Path]:
             log(text)
             if code != 0:
                 raise SystemExit("error: Blender's builder failed")
-            for platform, target in zips.items():
+            for platform, target in zips.items():  # noqa: B007 (platform: read again below)
                 built = Path(tmp) / target.name
                 if not built.exists():
                     raise SystemExit(f"error: the builder did not write {target.name}")

@@ -10,8 +10,8 @@ from synthetic_hands import add_fingers, performance
 from video_mocap.retarget.body import rest_landmarks
 from video_mocap.retarget.bonemaps import detect_preset
 from video_mocap.retarget.hands import CHAINS, finger_angles
-from video_mocap.retarget.solver import solve_with_hands
 from video_mocap.retarget.rig import FINGER_ROLES, FINGERS, resolve_bone_map
+from video_mocap.retarget.solver import solve_with_hands
 
 bpy = pytest.importorskip("bpy")
 

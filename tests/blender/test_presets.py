@@ -6,9 +6,9 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 from preset_rigs import build_armature, preset_rest
+
 from video_mocap.capture.track import PoseTrack
 from video_mocap.retarget.body import part_frames, posed_landmarks
 from video_mocap.retarget.bonemaps import PRESETS, detect_preset, load_bone_map, save_bone_map

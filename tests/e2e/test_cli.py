@@ -3,11 +3,10 @@ import re
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-
 from conftest import ROOT
 from videos import write_video
+
 from video_mocap.capture.track import PoseTrack
 
 
@@ -107,7 +106,6 @@ def test_left_right_flips_are_undone_unless_kept(outputs, tmp_path):
     bakes exactly as the clean one by default; --keep-flips bakes it as it is."""
     from video_mocap.motion.sides import PAIRS
 
-    clean = PoseTrack.load(outputs / "lm.npz")
     bad = PoseTrack.load(outputs / "lm.npz")
     a = [p for p, _ in PAIRS] + [q for _, q in PAIRS]
     b = [q for _, q in PAIRS] + [p for p, _ in PAIRS]

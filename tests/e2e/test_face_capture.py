@@ -138,3 +138,68 @@ def test_expressions_and_head_rotation_from_real_landmarks(model, astronaut):
     # the astronaut looks at the camera, head turned a little: forward axis toward the camera (-z)
     assert rot[0][2, 2] < -0.8
     assert np.allclose(rot[0] @ rot[0].T, np.eye(3), atol=1e-6)
+
+
+# --- the face in the frame loop (capture/segment.py run_segment: face_task), one worker and two
+
+@pytest.fixture(scope="module")
+def face_clip(astronaut, tmp_path_factory):
+    """24 frames of the astronaut drifting a little to the right (mp4v), 30 fps."""
+    import cv2
+
+    path = tmp_path_factory.mktemp("face") / "astronaut.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (640, 512))
+    bgr = cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR)
+    for i in range(24):
+        frame = np.full((512, 640, 3), 90, np.uint8)
+        frame[:, 2 * i:2 * i + 512] = bgr
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def face_track(model, face_clip):
+    from video_mocap.capture.segment import capture_video
+
+    return capture_video(face_clip, "full", face=True, require_person=False, people_check_every=0)
+
+
+def test_the_frame_loop_captures_the_face(face_track):
+    t = face_track
+    assert t.has_face and t.face_landmarks.shape == (24, 478, 3) and t.face_expressions is None  # no blendshapes
+    found = np.isfinite(t.face_presence)
+    assert found.mean() > 0.9 and t.extra["face"]["found"] == found.sum()
+    assert t.extra["face"]["blendshapes"] is False and "face_landmarker" in t.extra["face"]["model"]
+    x = np.nanmean(t.face_landmarks[found, :, 0], axis=1) * 640
+    assert np.all(np.diff(x) > -1.5) and x[-1] - x[0] > 30  # follows the face as it drifts right (46 px)
+
+
+def test_two_workers_stitch_the_face_arrays(face_clip, face_track):
+    from video_mocap.capture.parallel import capture_parallel
+
+    two = capture_parallel(face_clip, "full", workers=2, min_frames_per_worker=8, overlap=4, face=True,
+                           require_person=False, people_check_every=0)
+    assert two.extra["workers"] == 2 and two.face_landmarks.shape == face_track.face_landmarks.shape
+    both = np.isfinite(two.face_presence) & np.isfinite(face_track.face_presence)
+    assert both.mean() > 0.9
+    diff = np.abs(two.face_landmarks[both, :, :2] - face_track.face_landmarks[both, :, :2]) * 640
+    assert np.median(diff) < 2.0, np.median(diff)
+    assert two.extra["face"]["found"] >= both.sum()
+
+
+def test_pipeline_capture_adds_expressions_before_the_cache_is_saved(face_clip, tmp_path):
+    from video_mocap import pipeline
+    from video_mocap.capture.track import PoseTrack
+
+    cache = tmp_path / "face.npz"
+    options = pipeline.Options(face=True, workers=1, frames=(0, 12))
+    track, _ = pipeline.capture(str(face_clip), options, cache_path=str(cache))
+    assert track.face_expressions is not None and track.face_expressions.shape[0] == 12
+    saved = PoseTrack.load(cache)
+    assert saved.face_expression_names == F.EXPRESSION_NAMES
+    np.testing.assert_allclose(saved.face_expressions, track.face_expressions, equal_nan=True)
+    saved.face_expressions = saved.face_expression_names = None  # an older cache: landmarks only
+    saved.save(cache)
+    loaded, _ = pipeline.load_take(str(cache), options)
+    assert loaded.face_expressions is not None and loaded.face_expression_names == F.EXPRESSION_NAMES

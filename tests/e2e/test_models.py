@@ -5,8 +5,8 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from video_mocap.capture.errors import ModelError
 from video_mocap.capture.landmarker import Landmarker
 from video_mocap.capture.models import VARIANTS, resolve_model

@@ -2,7 +2,6 @@
 frame and timestamps, the same detections, and landmarks within the model's own frame-to-frame noise
 (each segment's landmarker is a separate run: after the warm-up it tracks the same person but is not
 bit-identical). Cancel, worker errors, the headless command's --workers. No timing assertions."""
-import importlib
 import multiprocessing
 import os
 import subprocess
@@ -11,12 +10,18 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 from videos import ffmpeg
+
 from video_mocap.capture.errors import Cancelled, ModelError, VideoError
-from video_mocap.capture.parallel import (capture_parallel, default_overlap, equal_split, plan_segments,
-                                          python_executable, usable_cores)
+from video_mocap.capture.parallel import (
+    capture_parallel,
+    default_overlap,
+    equal_split,
+    plan_segments,
+    python_executable,
+    usable_cores,
+)
 from video_mocap.capture.segment import capture_video
 from video_mocap.capture.track import PoseTrack
 

@@ -1,15 +1,14 @@
 """Bad input, odd targets and faults: a clear message, a non-zero exit or CANCELLED, no traceback,
 and nothing of the user's lost. Through the headless command and through the Blender operators."""
 import os
-import resource
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 from videos import ffmpeg, with_rotation, write_video
+
 from video_mocap.capture.track import PoseTrack
 
 bpy = pytest.importorskip("bpy")

@@ -1,8 +1,8 @@
 """Video decoding: metadata, ranges, phone rotation flags, and clear errors for bad input."""
 import numpy as np
 import pytest
-
 from videos import with_rotation, write_video
+
 from video_mocap.capture.errors import VideoError
 from video_mocap.capture.video import VideoSource, parse_frame_range, probe
 

@@ -8,9 +8,19 @@ import pytest
 
 from video_mocap.capture.landmarks import INDEX
 from video_mocap.capture.track import PoseTrack
-from video_mocap.motion.filters import (DEFAULT_CUTOFF_HZ, DEFAULT_MAX_GAP_S, FilterReport, Gap, align_hemispheres,
-                                        cutoff_to_sigma, frequency_response, one_euro, smooth, smooth_quaternions,
-                                        smooth_track)
+from video_mocap.motion.filters import (
+    DEFAULT_CUTOFF_HZ,
+    DEFAULT_MAX_GAP_S,
+    FilterReport,
+    Gap,
+    align_hemispheres,
+    cutoff_to_sigma,
+    frequency_response,
+    one_euro,
+    smooth,
+    smooth_quaternions,
+    smooth_track,
+)
 
 WRIST = INDEX["left_wrist"]
 

@@ -1,7 +1,7 @@
 """Bone maps guessed from bone names for rigs no preset knows (retarget/namematch.py)."""
 import pytest
-
 from preset_rigs import _joints, _spec
+
 from video_mocap.retarget.bonemaps import GENERIC, PRESETS, detect_preset, resolve_preset
 from video_mocap.retarget.namematch import guess_bone_map, words
 from video_mocap.retarget.rig import POSED_ROLES, RigError

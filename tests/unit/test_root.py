@@ -1,7 +1,7 @@
 """Root motion maths: PnP recovers the hip's position, the floor and the camera's tilt."""
 import numpy as np
-
 from synthetic import landmarks_from_pose, make_rig, random_pose
+
 from video_mocap.capture.track import PoseTrack
 from video_mocap.motion.root import _rotation_to_z, hip_translation, intrinsics, world_trajectory
 

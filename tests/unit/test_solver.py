@@ -1,16 +1,21 @@
 """Retargeting without Blender: exact on synthetic rigs with known motion, any rest pose or roll."""
 import numpy as np
 import pytest
-
 from synthetic import BONE_MAP, landmarks_from_pose, make_rig, random_pose, world_directions
+
 from video_mocap.capture.landmarks import INDEX, mediapipe_to_blender
 from video_mocap.capture.track import PoseTrack
 from video_mocap.retarget.body import part_frames, rest_landmarks
-from video_mocap.retarget.fk import pose_matrices
 from video_mocap.retarget.bonemaps import PRESETS
+from video_mocap.retarget.fk import pose_matrices
 from video_mocap.retarget.rig import RigError
-from video_mocap.retarget.rotations import (angle_between, make_continuous, matrix_to_quaternion,
-                                            quaternion_to_matrix, rotation_angle)
+from video_mocap.retarget.rotations import (
+    angle_between,
+    make_continuous,
+    matrix_to_quaternion,
+    quaternion_to_matrix,
+    rotation_angle,
+)
 from video_mocap.retarget.solver import fill_missing, solve, solve_points
 
 POSED = [r for r in BONE_MAP if not r.startswith(("index", "pinky", "heel", "ear", "nose", "toe"))]
