@@ -368,38 +368,12 @@ def _make_outputs(job: dict, temps: dict) -> dict:
 
 
 def bake_and_export(track, options, armature: str | None, paths: dict[str, str]):
-    """cli.bake_and_export with explicit output paths per format; returns the apply report."""
-    import bpy
+    """cli.bake_and_export (the one bake) with explicit output paths per format; each path ends in its
+    format's extension (temporary names too). Returns the apply report."""
+    from types import SimpleNamespace
 
-    from video_mocap.blender.apply import apply_track
-    from video_mocap.blender.armature import add_metarig, open_armature
-    from video_mocap.blender.contact_sheet import contact_sheet
-    from video_mocap.blender.export import export_bvh, export_fbx
-
-    context = bpy.context
-    if armature:
-        blend, name = armature.rsplit(":", 1)
-        obj = open_armature(blend, name)
-    else:
-        if _inside_blender():  # factory settings would also reset the preferences (and our extension)
-            bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
-        else:
-            bpy.ops.wm.read_factory_settings(use_empty=True)
-        obj = add_metarig(context)
-        if options.rig == "auto":
-            options.rig = "metarig"
-    result = apply_track(context, obj, track, options=options, fit_proportions=not armature)
-    for fmt, path in paths.items():
-        if fmt == "fbx":
-            export_fbx(context, obj, path)
-        elif fmt == "bvh":
-            export_bvh(context, obj, path, result.frame_start, result.frame_end)
-        elif fmt == "png":
-            contact_sheet(context, obj, track, path, result.frame_start)
-        elif fmt == "blend":
-            context.scene.frame_set(result.frame_start)
-            bpy.ops.wm.save_as_mainfile(filepath=path, check_existing=False, copy=True)
-    return result.report
+    return _cli().bake_and_export(track, options, SimpleNamespace(armature=armature, out=[]), None,
+                                  outs=list(paths.values()))
 
 
 # ----------------------------------------------------------------------------------------------

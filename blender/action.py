@@ -11,10 +11,10 @@ import numpy as np
 SLOTTED = "slots" in bpy.types.Action.bl_rna.properties
 
 
-def new_action(obj, name: str):
-    """A fresh Action assigned to obj. The previous one is not modified: the new action refers to it
-    (ID property `video_mocap_previous_action`), which keeps it alive and saved, and says what to go
-    back to."""
+def new_action(obj, name: str, id_type: str = "OBJECT"):
+    """A fresh Action assigned to obj (an Object, or a shape-key datablock with id_type 'KEY'). The previous
+    one is not modified: the new action refers to it (ID property `video_mocap_previous_action`), which
+    keeps it alive and saved, and says what to go back to."""
     if obj.animation_data is None:
         obj.animation_data_create()
     previous = obj.animation_data.action
@@ -22,10 +22,10 @@ def new_action(obj, name: str):
     if previous is not None:
         action["video_mocap_previous_action"] = previous
     if not SLOTTED:
-        action.id_root = "OBJECT"
+        action.id_root = id_type
     obj.animation_data.action = action
     if SLOTTED and obj.animation_data.action_slot is None:
-        slot = action.slots.new(id_type="OBJECT", name=obj.name)
+        slot = action.slots.new(id_type=id_type, name=obj.name)
         obj.animation_data.action_slot = slot
     return action
 

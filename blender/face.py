@@ -28,7 +28,7 @@ import numpy as np
 
 from ..capture.errors import RigError
 from ..motion.face import EXPRESSION_NAMES, VRM_NAMES, expressions, vrm_expressions
-from .action import SLOTTED, key_rotations, write_curves
+from .action import key_rotations, new_action, write_curves
 
 FADE_S = 0.3          # where the face is lost, expressions ease to neutral (0) over this long
 JAW_DEG = 25.0        # jaw bone rotation at jawOpen 1
@@ -171,20 +171,8 @@ def face_meshes(obj) -> list:
 
 
 def new_key_action(key, name: str):
-    """A fresh Action assigned to a shape-key datablock (bpy.types.Key); the previous one is left as it
-    was and referred to by the new one (`video_mocap_previous_action`)."""
-    if key.animation_data is None:
-        key.animation_data_create()
-    previous = key.animation_data.action
-    action = bpy.data.actions.new(name)
-    if previous is not None:
-        action["video_mocap_previous_action"] = previous
-    if not SLOTTED:
-        action.id_root = "KEY"
-    key.animation_data.action = action
-    if SLOTTED and key.animation_data.action_slot is None:
-        key.animation_data.action_slot = action.slots.new(id_type="KEY", name=key.name)
-    return action
+    """A fresh Action assigned to a shape-key datablock (bpy.types.Key), as for the body (action.new_action)."""
+    return new_action(key, name, id_type="KEY")
 
 
 def shape_key_path(name: str) -> str:
