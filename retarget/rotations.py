@@ -26,26 +26,23 @@ def frame(primary: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 def matrix_to_quaternion(m: np.ndarray) -> np.ndarray:
-    """Rotation matrices (…,3,3) → unit quaternions (…,4) as (w, x, y, z), w >= 0."""
+    """Rotation matrices (…,3,3) → unit quaternions (…,4) as (w, x, y, z), w >= 0.
+
+    Shepperd's method without branches: the symmetric 4×4 matrix K below has, in row k, 4·q_k·q
+    (row 0 from w, 1 from x, …); the row with the largest diagonal (the largest |q_k|) is taken, for
+    numerical stability, and divided by 4·|q_k| = 2·sqrt(K_kk)."""
     m = np.asarray(m, dtype=np.float64)
-    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    # Four candidate magnitudes; take the largest for numerical stability.
-    cand = np.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], -1)
-    best = np.argmax(cand, axis=-1)
-    s = np.sqrt(np.maximum(np.take_along_axis(cand, best[..., None], -1)[..., 0], EPS)) * 2  # 4·|component|
-    q = np.empty(m.shape[:-2] + (4,))
-    w = best == 0
-    q[w] = np.stack([s[w] / 4, (m[w][:, 2, 1] - m[w][:, 1, 2]) / s[w], (m[w][:, 0, 2] - m[w][:, 2, 0]) / s[w],
-                     (m[w][:, 1, 0] - m[w][:, 0, 1]) / s[w]], -1)
-    x = best == 1
-    q[x] = np.stack([(m[x][:, 2, 1] - m[x][:, 1, 2]) / s[x], s[x] / 4, (m[x][:, 0, 1] + m[x][:, 1, 0]) / s[x],
-                     (m[x][:, 0, 2] + m[x][:, 2, 0]) / s[x]], -1)
-    y = best == 2
-    q[y] = np.stack([(m[y][:, 0, 2] - m[y][:, 2, 0]) / s[y], (m[y][:, 0, 1] + m[y][:, 1, 0]) / s[y], s[y] / 4,
-                     (m[y][:, 1, 2] + m[y][:, 2, 1]) / s[y]], -1)
-    z = best == 3
-    q[z] = np.stack([(m[z][:, 1, 0] - m[z][:, 0, 1]) / s[z], (m[z][:, 0, 2] + m[z][:, 2, 0]) / s[z],
-                     (m[z][:, 1, 2] + m[z][:, 2, 1]) / s[z], s[z] / 4], -1)
+    m00, m01, m02 = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
+    m10, m11, m12 = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
+    m20, m21, m22 = m[..., 2, 0], m[..., 2, 1], m[..., 2, 2]
+    a, b, c = m21 - m12, m02 - m20, m10 - m01
+    d, e, f = m01 + m10, m02 + m20, m12 + m21
+    t0, t1, t2, t3 = 1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22
+    K = np.stack([np.stack([t0, a, b, c], -1), np.stack([a, t1, d, e], -1),
+                  np.stack([b, d, t2, f], -1), np.stack([c, e, f, t3], -1)], -2)
+    best = np.argmax(np.stack([t0, t1, t2, t3], -1), axis=-1)
+    row = np.take_along_axis(K, best[..., None, None], -2)[..., 0, :]
+    q = row / (2 * np.sqrt(np.maximum(np.take_along_axis(row, best[..., None], -1), EPS)))
     q = normalize(q)
     return np.where(q[..., :1] < 0, -q, q)
 

@@ -241,6 +241,22 @@ def solve_with_hands(P: np.ndarray, hand_points: np.ndarray | None, presence: np
     return solution
 
 
+def _rest_parts(rest: RestPose, bone_map: dict[str, str]):
+    """What the solver reads from the rest pose (usable map, missing roles, rest landmarks, rest part
+    frames), kept on the RestPose for the same bone map: live capture solves one frame at a time."""
+    shape = np.concatenate([np.concatenate([b.matrix.ravel(), b.head, b.tail]) for b in rest.bones.values()]
+                           ) if rest.bones else np.zeros(0)
+    key = (tuple(sorted(bone_map.items())), tuple(rest.bones), shape.tobytes())  # any edit of the rig: anew
+    cache = rest.__dict__.setdefault("_solver_rest_cache", {})
+    if key not in cache:
+        usable, missing = resolve_bone_map(rest, bone_map)
+        rest_points = rest_landmarks(rest, usable)
+        cache.clear()
+        cache[key] = (usable, missing, rest_points, part_frames(rest_points[None]))
+    usable, missing, rest_points, at_rest = cache[key]
+    return dict(usable), list(missing), rest_points, {k: v for k, v in at_rest.items()}
+
+
 def solve_points(P: np.ndarray, rest: RestPose, bone_map: dict[str, str], filled: int = 0,
                  reliable: dict[str, np.ndarray] | None = None, root_mode: str = "in_place",
                  trajectory: np.ndarray | None = None, fps: float = 30.0, foot_lock: bool = True,
@@ -256,11 +272,9 @@ def solve_points(P: np.ndarray, rest: RestPose, bone_map: dict[str, str], filled
     (head_weights (T,) 0..1 to choose the blend; default 1 where given, fading over FACE_HEAD_FADE_S)."""
     if root_mode not in ROOT_MODES:
         raise ValueError(f"root_mode must be one of {ROOT_MODES}")
-    usable, missing = resolve_bone_map(rest, bone_map)
+    usable, missing, rest_points, at_rest = _rest_parts(rest, bone_map)
     T = len(P)
     target = part_frames(P)
-    rest_points = rest_landmarks(rest, usable)
-    at_rest = part_frames(rest_points[None])
     if head_frames is not None and "head" in usable:
         target["head"] = _face_head(target["head"], np.asarray(head_frames, np.float64), at_rest["head"][0],
                                     rest.bones[usable["head"]].rotation, head_weights, fps)
