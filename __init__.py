@@ -23,8 +23,7 @@ def register():
 
     import bpy
 
-    from . import operators, preferences, properties, ui
-    from .blender import cli_command
+    from . import cli_command, operators, preferences, properties, ui
     from .ui import overlay
 
     global _unregister_classes
@@ -45,8 +44,8 @@ def register():
 def unregister():
     import bpy
 
-    from . import properties
-    from .blender import cli_command, jobs
+    from . import cli_command, properties
+    from .blender import jobs
     from .ui import overlay
 
     global _unregister_classes

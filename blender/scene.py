@@ -12,10 +12,14 @@ from pathlib import Path
 
 import bpy
 
-from .. import preferences
-
 CACHE_FOLDER = "mocap_cache"
 CACHE_SUFFIX = ".npz"
+
+
+def addon_preferences(context):
+    """The extension's preferences (preferences.py), read through Blender: the package is this one's parent."""
+    addon = context.preferences.addons.get(__package__.rpartition(".")[0])
+    return addon.preferences if addon else None
 
 
 def settings_of(context):
@@ -60,7 +64,7 @@ def frame_range(settings) -> tuple[int | None, int | None]:
 
 
 def model_override(context, variant: str) -> str | None:
-    prefs = preferences.get(context)
+    prefs = addon_preferences(context)
     path = getattr(prefs, f"model_{variant}", "") if prefs else ""
     return bpy.path.abspath(path) if path else None
 
@@ -70,7 +74,7 @@ def options(context, **overrides):
     from ..pipeline import Options
 
     settings = settings_of(context)
-    prefs = preferences.get(context)
+    prefs = addon_preferences(context)
     values = dict(model_file=model_override(context, settings.model), frames=frame_range(settings),
                   workers=prefs.capture_workers if prefs else 1, rig=rig_choice(settings))
     values.update(overrides)
@@ -82,7 +86,7 @@ def options(context, **overrides):
 
 def cache_folder(context) -> Path:
     """Preferences folder, else `mocap_cache` beside the .blend, else the temporary folder."""
-    prefs = preferences.get(context)
+    prefs = addon_preferences(context)
     if prefs and prefs.cache_dir:
         return Path(os.path.abspath(bpy.path.abspath(prefs.cache_dir)))
     if bpy.data.filepath:

@@ -249,7 +249,7 @@ def test_registered_blender_command_runs_single_and_batch(clips, tmp_path):
     script = f"""
 import bpy, runpy, sys
 runpy.run_path({str(ROOT / 'cli.py')!r})['load_package']()
-from video_mocap.blender import cli_command
+from video_mocap import cli_command
 import video_mocap.batch as batch
 cli_command.register()
 assert cli_command._handle is not None

@@ -21,7 +21,7 @@ _handle = None
 
 def execute(argv) -> int:
     """The command's handler: Blender passes the arguments after `-c video_mocap`."""
-    from .. import cli
+    from . import cli
 
     try:
         code = cli.main(list(argv))
