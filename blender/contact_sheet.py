@@ -31,10 +31,35 @@ def _draw_face(img, track: PoseTrack, row: int) -> bool:
     return True
 
 
+# MediaPipe's 21 hand points: the palm and the five fingers, wrist-first.
+HAND_BONES = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9), (9, 10), (10, 11), (11, 12),
+              (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (0, 17), (17, 18), (18, 19), (19, 20))
+
+
+def _draw_hands(img, track: PoseTrack, row: int) -> int:
+    """Both hands (index 0 = the person's left, blue; 1 = right), where the take has them; → hands drawn."""
+    import cv2
+
+    if not getattr(track, "has_hands", False):
+        return 0
+    h, w = img.shape[:2]
+    drawn = 0
+    for side, colour in ((0, LEFT), (1, RIGHT)):
+        pts = np.asarray(track.hand_image_landmarks[row, side, :, :2], np.float64)
+        if not np.isfinite(pts).all():
+            continue
+        pts = (pts * (w, h)).round().astype(int)
+        for a, b in HAND_BONES:
+            cv2.line(img, tuple(int(v) for v in pts[a]), tuple(int(v) for v in pts[b]), colour, 2, cv2.LINE_AA)
+        drawn += 1
+    return drawn
+
+
 def _draw_landmarks(img, track: PoseTrack, row: int):
     import cv2
 
     _draw_face(img, track, row)
+    _draw_hands(img, track, row)
     if not track.detected[row]:
         cv2.putText(img, "no person", (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 255), 3)
         return

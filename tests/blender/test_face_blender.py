@@ -216,3 +216,21 @@ def test_contact_sheet_draws_the_face(applied):
     assert _draw_face(img, applied["track"], 0) and img.any()
     blank = np.zeros_like(img)
     assert not _draw_face(blank, applied["track"], NO_FACE[0]) and not blank.any()
+
+
+def test_contact_sheet_draws_the_hands_on_their_sides():
+    """Hands in the take are drawn in the contact sheet, the person's left in the left colour."""
+    from video_mocap.blender.contact_sheet import LEFT, RIGHT, _draw_hands
+    from video_mocap.capture.track import PoseTrack
+
+    track = PoseTrack.empty(2, 30, (200, 100), hands=True)
+    hand = np.zeros((21, 3), np.float32)
+    hand[:, 0] = np.linspace(0.1, 0.3, 21)
+    hand[:, 1] = 0.5
+    track.hand_image_landmarks[0, 0] = hand
+    track.hand_image_landmarks[0, 1] = hand + (0.5, 0, 0)
+    img = np.zeros((100, 200, 3), np.uint8)
+    assert _draw_hands(img, track, 0) == 2 and _draw_hands(img, track, 1) == 0
+    left, right = img[:, :100].reshape(-1, 3), img[:, 100:].reshape(-1, 3)
+    assert (left == LEFT).all(1).any() and (right == RIGHT).all(1).any()
+    assert not (left == RIGHT).all(1).any()
