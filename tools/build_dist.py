@@ -361,6 +361,12 @@ def runtime_files() -> dict[str, Path]:
     return files
 
 
+# The package's own fixed name (cli.load_package loads the extension's folder under it, for the command
+# and batch.py), and imports that only an optional feature makes, with a clear message when missing:
+# Dask's `distributed`, for `batch --scheduler` (exit 2: "needs Dask's 'distributed' package").
+OWN_AND_OPTIONAL = {"video_mocap", "distributed"}
+
+
 def check_code_imports(files: dict[str, Path], wheels: dict[str, Path]) -> None:
     """Every absolute import in the extension's code is the standard library, Blender's, or bundled."""
     import ast
@@ -373,7 +379,7 @@ def check_code_imports(files: dict[str, Path], wheels: dict[str, Path]) -> None:
                 top = member.split("/")[0]
                 if not top.endswith((".dist-info", ".data")):
                     bundled.add(top.removesuffix(".py").split(".")[0])
-    allowed = set(sys.stdlib_module_names) | BLENDER_MODULES | bundled
+    allowed = set(sys.stdlib_module_names) | BLENDER_MODULES | bundled | OWN_AND_OPTIONAL
     problems = []
     for rel, path in files.items():
         if not rel.endswith(".py"):

@@ -2,12 +2,14 @@
 and a real install + capture + apply + uninstall in a Python that has bpy but no MediaPipe/OpenCV.
 
 The install test needs the clean venvs that `make test-dist` creates (.cache/venv-clean: bpy 5.0.1,
-.cache/venv-clean-lts: bpy 4.2.23 LTS); without them it is skipped with that reason.
+.cache/venv-clean-lts: bpy 4.2.23 LTS, and /opt/venv-clean in the Debian trixie root .cache/trixie/root:
+bpy 5.2.3, the 5.2 LTS, whose Python 3.13 the host lacks, run through tools/chroot_run.sh as root);
+without one, its case is skipped with that reason.
 """
 import hashlib
-import os
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -15,7 +17,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SAMPLE
 
 _spec = importlib.util.spec_from_file_location("build_dist", ROOT / "tools" / "build_dist.py")
@@ -23,18 +24,28 @@ build_dist = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(build_dist)
 
 DIST = ROOT / "dist"
-CLEAN_VENVS = {"bpy-5.0": ROOT / ".cache" / "venv-clean", "bpy-4.2-lts": ROOT / ".cache" / "venv-clean-lts"}
+TRIXIE = ROOT / ".cache" / "trixie"
+# Blender -> (the marker the Makefile writes when its Python is ready, the command that runs that Python).
+CLEAN_PYTHONS = {
+    "bpy-5.0": (ROOT / ".cache" / "venv-clean" / ".done", [str(ROOT / ".cache" / "venv-clean" / "bin" / "python")]),
+    "bpy-4.2-lts": (ROOT / ".cache" / "venv-clean-lts" / ".done",
+                    [str(ROOT / ".cache" / "venv-clean-lts" / "bin" / "python")]),
+    "bpy-5.2-lts-trixie": (TRIXIE / ".done", [str(ROOT / "tools" / "chroot_run.sh"), str(TRIXIE / "root"),
+                                              "/opt/venv-clean/bin/python"]),
+}
 INSTALL_CHECK = ROOT / "tools" / "dist_install_check.py"
 # Never in a zip: other OpenCV builds (GUI), JAX, numpy (Blender's own), packages the pose path does not import.
 FORBIDDEN_WHEELS = ("opencv_python-", "opencv_contrib", "jax", "numpy", "absl", "flatbuffers", "sounddevice",
                     "contourpy", "certifi")
 
 
-def clean_python(name: str) -> Path:
-    python = CLEAN_VENVS[name] / "bin" / "python"
-    if not (CLEAN_VENVS[name] / ".done").exists():
-        pytest.skip(f"{CLEAN_VENVS[name].relative_to(ROOT)} missing: 'make test-dist' creates it")
-    return python
+def clean_python(name: str) -> list[str]:
+    """The command that runs the Python of a clean bpy (in the trixie root: through tools/chroot_run.sh,
+    which sees the repository at the same path, so the zips, the sample and the tools keep their paths)."""
+    done, command = CLEAN_PYTHONS[name]
+    if not done.exists():
+        pytest.skip(f"{done.parent.relative_to(ROOT)} missing: 'make test-dist' creates it")
+    return command
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +75,9 @@ def run_blender_ext(python, *commands):
     script = ("import json, sys, bpy\n"
               "from bl_pkg.bl_extension_cli import cli_extension_handler\n"
               "print(json.dumps([cli_extension_handler(a) for a in json.loads(sys.argv[1])]))\n")
-    proc = subprocess.run([str(python), "-c", script, json.dumps(commands)], capture_output=True, text=True,
-                          timeout=300, env=os.environ | {"NO_COLOR": "1"})
+    command = python if isinstance(python, list) else [str(python)]
+    proc = subprocess.run([*command, "-c", script, json.dumps(commands)], capture_output=True, text=True,
+                          timeout=300, env=os.environ | {"NO_COLOR": "1"}, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stdout
 
@@ -158,22 +170,24 @@ def test_validator_checks_the_tags(built, tmp_path):
     assert codes[1] != 0 and "Mocap Magic" in log
 
 
-def test_zips_pass_the_validator_of_blender_4_2_lts(built):
+@pytest.mark.parametrize("blender", ["bpy-4.2-lts", "bpy-5.2-lts-trixie"])
+def test_zips_pass_the_validator_of_the_lts_blenders(built, blender):
     zips, _ = built
-    python = clean_python("bpy-4.2-lts")
+    python = clean_python(blender)
     codes, log = run_blender_ext(python, *(["validate", str(p)] for p in zips.values()))
     assert codes == [0] * len(zips), log
 
 
-@pytest.fixture(scope="module", params=list(CLEAN_VENVS))
+@pytest.fixture(scope="module", params=list(CLEAN_PYTHONS))
 def installed(request, built):
     """Install the linux zip in a clean bpy, capture 10 frames, apply, uninstall: the JSON report."""
     python = clean_python(request.param)
     if not SAMPLE.exists():
         pytest.fail(f"{SAMPLE} missing: 'make sample' fetches it")
     zips, _ = built
-    proc = subprocess.run([str(python), str(INSTALL_CHECK), str(zips["linux-x64"]), str(SAMPLE),
-                           "--frames", "0:10", "--model", "full"], capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([*python, str(INSTALL_CHECK), str(zips["linux-x64"]), str(SAMPLE),
+                           "--frames", "0:10", "--model", "full"], capture_output=True, text=True, timeout=900,
+                          cwd=ROOT)
     lines = proc.stdout.strip().splitlines()
     report = json.loads(lines[-1]) if lines else {"ok": False, "error": "no report"}
     assert proc.returncode == 0 and report["ok"], f"{report.get('error')}\n{proc.stderr[-4000:]}"
