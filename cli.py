@@ -2,14 +2,17 @@
 
     .venv/bin/python cli.py VIDEO [--model lite|full|heavy] [--frames A:B] [--landmarks OUT.npz] [--workers N]
                          [--armature FILE.blend:OBJECT] [--rig auto|PRESET] [--bone-map MAP.json]
-                         [--root hips|root_bone|grounded|in_place] [--no-foot-lock] [--keep-flips] [--fov DEG | --focal-mm MM]
-                         [--smooth zero_phase|one_euro|none] [--smooth-hz HZ]
-                         [--out OUT.fbx|OUT.bvh|OUT.blend|OUT.png]...
+                         [--root hips|root_bone|grounded|in_place] [--no-foot-lock] [--keep-flips]
+                         [--fov DEG | --focal-mm MM] [--smooth zero_phase|one_euro|none] [--smooth-hz HZ]
+                         [--people N | --person N] [--out OUT.fbx|OUT.bvh|OUT.blend|OUT.png]...
 
 Without --armature the target is a new Rigify human metarig; with it, FILE.blend is opened (it is
 never written) and OBJECT receives the motion; --rig auto detects the bone names' preset.
 
-VIDEO may also be a landmark cache (.npz) written by --landmarks: capture is then skipped.
+VIDEO may also be a landmark cache (.npz) written by --landmarks: capture is then skipped (one person).
+Several people in view: one is followed (the most prominent at the start, or --person N; frames where
+they are hidden are gaps, never another person's pose); --people N captures up to N, one take each:
+every output path gets _p1, _p2, … before its extension (t.npz → t_p1.npz, a.bvh → a_p1.bvh).
 Output frame i (scene frame 1 + i) is video frame A + i; one key per processed video frame;
 the scene fps is the video's, so BVH frame time = 1 / video fps. Progress goes to stderr; any
 error ends with a one-line message and a non-zero exit code.
@@ -45,8 +48,20 @@ def parse_args(argv):
     ap.add_argument("video", help="video file, or a landmark cache .npz")
     ap.add_argument("--landmarks", help="write the landmark cache (.npz) here")
     ap.add_argument("--out", action="append", default=[], help="output file; repeat for several")
+    ap.add_argument("--people", type=int, default=1, metavar="N",
+                    help="capture up to N people, one take each (outputs named _p1, _p2, …); default 1: one "
+                         "person followed")
+    ap.add_argument("--person", type=int, default=None, metavar="N",
+                    help="with several people in view, follow person N (numbered by first appearance, left to "
+                         "right when together; default: the most prominent at the start)")
     args = ap.parse_args(argv)
     check_args(ap, args)
+    if args.people < 1:
+        ap.error("--people must be 1 or more")
+    if args.person is not None and args.person < 1:
+        ap.error("--person must be 1 or more")
+    if args.person is not None and args.people > 1:
+        ap.error("give either --person (one person followed) or --people N (several), not both")
     for out in args.out:
         if Path(out).suffix.lower() not in OUTPUT_TYPES:
             ap.error(f"--out {out}: unsupported type; use {', '.join(OUTPUT_TYPES)}")
@@ -164,24 +179,36 @@ def run(args) -> int:
         # Blender first: on Blender 4.2, importing bpy after MediaPipe's native libraries are loaded crashes.
         import bpy  # noqa: F401
     from video_mocap.capture.files import check_writable
+    from video_mocap.capture.people import person_path
 
+    several = options.people > 1 and not args.video.endswith(".npz")
     for out in args.out + ([args.landmarks] if args.landmarks else []):
-        check_writable(out)  # before any work: no capture wasted on an output that cannot be written
+        # before any work: no capture wasted on an output that cannot be written
+        check_writable(person_path(out, 1) if several else out)
     if args.video.endswith(".npz"):
-        track, report = pipeline.load_take(args.video, options)
+        takes = [pipeline.load_take(args.video, options)]
+    elif several:
+        takes = pipeline.capture_people(args.video, options, progress)
+        progress.say(f"{len(takes)} {'person' if len(takes) == 1 else 'people'} captured")
     else:
-        track, report = pipeline.capture(args.video, options, progress=progress)
-    for line in report.lines():
-        progress.say(line)
-    if args.landmarks:
-        track.save(args.landmarks)
-        progress.say(f"wrote {args.landmarks}")
-    if args.out:
-        bake_and_export(track, options, args, progress)
+        takes = [pipeline.capture(args.video, options, progress=progress)]
+    for track, report in takes:
+        number = track.extra.get("person", 1)
+        name = (lambda path, k=number: person_path(path, k)) if several else (lambda path: path)
+        for line in report.lines():
+            progress.say(f"person {number}: {line}" if several else line)
+        if args.landmarks:
+            track.save(name(args.landmarks))
+            progress.say(f"wrote {name(args.landmarks)}")
+        if args.out:
+            bake_and_export(track, options, args, progress, outs=[name(out) for out in args.out])
     return 0
 
 
-def bake_and_export(track, options, args, progress) -> None:
+def bake_and_export(track, options, args, progress=None, outs=None):
+    """Key the track onto the target (args.armature, else a new metarig at the performer's proportions) and
+    write `outs` (default: args.out; the type follows each path's extension). Returns the apply Report.
+    The one bake for the command, batch.py and live.py."""
     import bpy
 
     from video_mocap.blender.apply import apply_track
@@ -206,9 +233,10 @@ def bake_and_export(track, options, args, progress) -> None:
             options.rig = "metarig"
     # The default target is built to the performer's proportions; a user's own armature keeps its own.
     result = apply_track(context, obj, track, options=options, fit_proportions=not args.armature)
+    say = progress.say if progress is not None else (lambda text: None)
     for line in result.report.lines():
-        progress.say(line)
-    for out in args.out:
+        say(line)
+    for out in args.out if outs is None else outs:
         out_abs = os.path.abspath(out)
         ext = Path(out).suffix.lower()
         if ext == ".fbx":
@@ -220,7 +248,8 @@ def bake_and_export(track, options, args, progress) -> None:
         elif ext == ".blend":
             context.scene.frame_set(result.frame_start)
             bpy.ops.wm.save_as_mainfile(filepath=out_abs, check_existing=False, copy=True)
-        progress.say(f"wrote {out}")
+        say(f"wrote {out}")
+    return result.report
 
 
 def main(argv=None) -> int:

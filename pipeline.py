@@ -11,6 +11,7 @@ operators/, ui/. The Blender layer reads rest poses, writes the keys of `motion.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -47,12 +48,14 @@ class Options:
     fov_deg: float | None = None        # camera field of view across the longer side (default 60)
     focal_mm: float | None = None       # or the lens, full-frame equivalent
     rig: str | dict | None = "auto"     # auto | preset | bone map JSON path | {role: bone}
-    face: bool = False                  # capture the face too; keyed (and the head follows it) whenever the take has one
+    face: bool = False                  # capture the face too; keyed (the head follows it) whenever the take has one
     face_model_file: str | None = None  # a user face_landmarker.task (its blendshapes are used if it has them)
     face_strength: float = 1.0          # expression weights × this (0: expressions not keyed)
     face_neutral_frame: int | None = None  # video frame of the performer's neutral face (None: found in the clip)
     face_map: str | None = None         # shape key map JSON {"shape_keys": {"jawOpen": "MouthOpen", …}}
     level: bool = True                  # make the body upright whatever the camera's tilt
+    people: int = 1                     # 1: one person followed; N > 1: up to N people, one take each
+    person: int | None = None           # people = 1: the person to follow (1-based; None: the most prominent)
 
     @property
     def camera(self) -> dict | None:
@@ -63,22 +66,25 @@ class Options:
         return None
 
     @classmethod
-    def from_args(cls, args) -> "Options":
+    def from_args(cls, args) -> Options:
         """From the headless command's argparse namespace (cli.py)."""
         from .capture.video import parse_frame_range
 
         rig = args.bone_map or args.rig or "auto"
         return cls(model=args.model, model_file=args.model_file, frames=parse_frame_range(args.frames),
                    workers=args.workers, hands=getattr(args, "hands", False),
-                   hand_model_file=getattr(args, "hand_model_file", None), fix_sides=not args.keep_flips, fusion=not args.no_fusion,
+                   hand_model_file=getattr(args, "hand_model_file", None), fix_sides=not args.keep_flips,
+                   fusion=not args.no_fusion,
                    smoothing=args.smooth, smooth_hz=args.smooth_hz, root_mode=args.root,
                    foot_lock=not args.no_foot_lock, fov_deg=args.fov, focal_mm=args.focal_mm, rig=rig,
                    face=getattr(args, "face", False), face_model_file=getattr(args, "face_model_file", None),
                    face_strength=getattr(args, "face_strength", 1.0),
-                   face_neutral_frame=getattr(args, "face_neutral_frame", None), face_map=getattr(args, "face_map", None))
+                   face_neutral_frame=getattr(args, "face_neutral_frame", None),
+                   face_map=getattr(args, "face_map", None),
+                   people=getattr(args, "people", 1) or 1, person=getattr(args, "person", None))
 
     @classmethod
-    def from_settings(cls, settings, **overrides) -> "Options":
+    def from_settings(cls, settings, **overrides) -> Options:
         """From the panel's settings (any object with these attribute names; missing ones keep the
         default). `overrides` win (e.g. rig=…, workers=… from the preferences)."""
         values = {}
@@ -91,6 +97,8 @@ class Options:
             values["fov_deg"] = None
         if values.get("focal_mm") == 0:
             values["focal_mm"] = None
+        if values.get("person") in (0, -1):  # a panel's "none chosen"
+            values["person"] = None
         values.update(overrides)
         return cls(**values)
 
@@ -115,7 +123,7 @@ class Report:
     def warning(self, text: str) -> None:
         self.messages.append(Message("WARNING", text))
 
-    def extend(self, other: "Report") -> "Report":
+    def extend(self, other: Report) -> Report:
         self.messages.extend(other.messages)
         self.facts.update(other.facts)
         return self
@@ -133,10 +141,34 @@ class Report:
 # Stage 1: capture (or a cached take)
 
 def capture_request(video: str, options: Options, cache_path: str | None = None) -> CaptureRequest:
+    """The capture job of these options (cache_path: people > 1 saves `_p1`, `_p2`, … beside it)."""
     start, stop = options.frames
+    finalize = (functools.partial(add_face_expressions, neutral_frame=options.face_neutral_frame,
+                                  fov_deg=_face_fov(options)) if options.face else None)
     return CaptureRequest(video=video, model=options.model, model_path=options.model_file, start=start,
                           stop=stop, cache_path=cache_path, keep_partial=options.keep_partial,
-                          workers=options.workers, hands=options.hands, hand_model_path=options.hand_model_file)
+                          workers=options.workers, hands=options.hands, hand_model_path=options.hand_model_file,
+                          face=options.face, face_model_path=options.face_model_file,
+                          people=max(1, int(options.people or 1)),
+                          person=options.person if (options.people or 1) <= 1 else None, finalize=finalize)
+
+
+def _face_fov(options: Options) -> float:
+    from .retarget.solver import camera_fov
+
+    return camera_fov(options.camera, (1, 1)) if options.camera else 60.0
+
+
+def add_face_expressions(track: PoseTrack, neutral_frame: int | None = None, fov_deg: float | None = 60.0
+                         ) -> PoseTrack:
+    """The take's expressions from its face landmarks, unless it has them (a blendshape model's);
+    neutral_frame: a VIDEO frame (None or < 0, or outside the take: found in the clip)."""
+    from .motion.face import add_expressions
+
+    row = None
+    if neutral_frame is not None and neutral_frame >= 0 and 0 <= neutral_frame - track.first_frame < len(track):
+        row = int(neutral_frame) - track.first_frame
+    return add_expressions(track, neutral_frame=row, fov_deg=fov_deg)
 
 
 def start_capture(video: str, options: Options, cache_path: str | None = None) -> CaptureJob:
@@ -156,6 +188,21 @@ def capture(video: str, options: Options, *, progress=None, cache_path: str | No
     return status.track, capture_report(status.track)
 
 
+def capture_people(video: str, options: Options, progress=None, *, cache_path: str | None = None,
+                   should_cancel=None) -> list[tuple[PoseTrack, Report]]:
+    """Capture blocking; one (track, report) per person found, ordered by their number (track.extra
+    ['person'] = 1, 2, …: order of first appearance, left to right when together). options.people = 1:
+    one, the followed person's. cache_path: people > 1 saves each as `<stem>_pK<ext>`."""
+    job = CaptureJob(capture_request(video, options, cache_path), progress=progress)
+    if should_cancel is not None:
+        job.cancel_when(should_cancel)
+    status = job.run()
+    if status.error is not None:
+        raise status.error
+    tracks = status.tracks or [status.track]
+    return [(t, capture_report(t)) for t in tracks]
+
+
 def capture_report(track: PoseTrack) -> Report:
     """What a capture found, worded once for every front end."""
     report = Report()
@@ -168,7 +215,22 @@ def capture_report(track: PoseTrack) -> Report:
     report.info(f"person found in {found}/{len(track)} frames")
     report.facts.update(frames=len(track), detected=track.detected_fraction)
     people = track.extra.get("people_max", 1)
-    if people > 1:
+    several = track.extra.get("people", 0)
+    report.facts.update({key: track.extra[key] for key in ("person", "people", "people_found", "person_hidden")
+                         if key in track.extra})
+    if several > 1:  # one take of several (--people N)
+        report.info(f"person {track.extra.get('person', 1)} of {several}")
+        if track.extra.get("person_hidden"):
+            report.info(f"person {track.extra.get('person', 1)} not seen in {track.extra['person_hidden']} "
+                        f"of {len(track)} frames")
+    elif "people_found" in track.extra and max(track.extra["people_found"], people) > 1:
+        n = max(track.extra["people_found"], people)
+        report.warning(f"{n} people in view; person {track.extra.get('person', 1)} followed "
+                       f"(--person to choose another, --people {n} to capture them all)")
+        if track.extra.get("person_hidden"):
+            report.warning(f"person {track.extra.get('person', 1)} hidden or out of view in "
+                           f"{track.extra['person_hidden']} of {len(track)} frames (left as gaps)")
+    elif people > 1:
         jumps = track.extra.get("identity_jumps", 0)
         report.warning(f"{people} people in view; one person was tracked"
                        + (f", but the tracker seems to switch people {jumps} times" if jumps else " consistently"))
@@ -183,6 +245,8 @@ def load_take(path: str, options: Options) -> tuple[PoseTrack, Report]:
     start, stop = options.frames
     if start is not None or stop is not None:
         track = track.video_range(start, stop)
+    if track.has_face and track.face_expressions is None:  # an older cache: expressions from the landmarks
+        add_face_expressions(track, options.face_neutral_frame, _face_fov(options))
     return track, capture_report(track)
 
 
@@ -291,5 +355,6 @@ def check_range(track: PoseTrack) -> None:
         raise TrackError("The take has no frames. Choose a frame range inside the video.")
 
 
-__all__ = ["Options", "Report", "Message", "Motion", "capture", "start_capture", "capture_report", "load_take",
+__all__ = ["Options", "Report", "Message", "Motion", "capture", "capture_people", "start_capture", "capture_report",
+           "load_take", "add_face_expressions",
            "clean", "process", "solve_cleaned", "performer_lengths", "Cancelled"]

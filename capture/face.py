@@ -31,6 +31,7 @@ FACE_MODEL = "face_landmarker.task"
 FACE_BUNDLE_MEMBERS = ("face_detector.tflite", "face_landmarks_detector.tflite")
 BLENDSHAPES_MEMBER = "face_blendshapes.tflite"
 COUNT = 478
+BLENDSHAPE_COUNT = 52  # MediaPipe's blendshape model: '_neutral' and 51 ARKit names
 BODY_FACE_POINTS = tuple(range(11))  # BlazePose: nose, eyes (inner, centre, outer), ears, mouth corners
 CROP_PIXELS = 256
 

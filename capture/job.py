@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import Cancelled, MocapError
 from .parallel import capture_parallel
+from .people import person_path, split_people
 from .track import PoseTrack
 
 
@@ -27,6 +29,11 @@ class CaptureRequest:
     min_frames_per_worker: int | None = None  # None: capture.parallel's default
     hands: bool = False                # both hands every frame too (the track's hand arrays)
     hand_model_path: str | None = None  # a hand_landmarker .task; None: the bundled one
+    face: bool = False                 # the face every frame too (the track's face arrays)
+    face_model_path: str | None = None  # a face_landmarker .task; None: the bundled one
+    people: int = 1                    # 1: one person followed; N > 1: up to N people, one track each
+    person: int | None = None          # people = 1: which person to follow (1-based; None: the most prominent)
+    finalize: Callable[[PoseTrack], PoseTrack | None] | None = None  # run on each track before it is saved
 
 
 @dataclass
@@ -36,6 +43,7 @@ class CaptureStatus:
     fps: float = 0.0
     running: bool = False
     track: PoseTrack | None = None
+    tracks: list[PoseTrack] | None = None   # one per person (people > 1: ordered by number; else [track])
     error: Exception | None = None
     started: float = field(default_factory=time.perf_counter)
 
@@ -107,11 +115,17 @@ class CaptureJob:
             track = capture_parallel(r.video, r.model, r.model_path, r.start, r.stop, workers=r.workers or None,
                                      progress=self._progress, should_cancel=self._cancelled,
                                      keep_partial=r.keep_partial, hands=r.hands, hand_model_path=r.hand_model_path,
+                                     face=r.face, face_model_path=r.face_model_path, people=r.people,
+                                     person=r.person if r.people <= 1 else None,
                                      **({"min_frames_per_worker": r.min_frames_per_worker}
                                         if r.min_frames_per_worker else {}))
+            tracks = split_people(track) if r.people > 1 else [track]
+            if r.finalize is not None:
+                tracks = [r.finalize(t) or t for t in tracks]
             if r.cache_path:
-                track.save(r.cache_path)
-            st.track = track
+                for t in tracks:
+                    t.save(person_path(r.cache_path, t.extra["person"]) if r.people > 1 else r.cache_path)
+            st.track, st.tracks = tracks[0], tracks
         except MocapError as exc:
             st.error = exc
         except OSError as exc:  # e.g. the cache folder became unwritable: one message, not a traceback

@@ -58,6 +58,7 @@ class Landmarker:
         self._last_ts = -1
 
     def _create(self, model_path, min_detection_confidence, min_tracking_confidence, num_poses, video) -> None:
+        self.num_poses = int(num_poses)
         try:
             from mediapipe.tasks.python import BaseOptions, vision
         except OSError as exc:
@@ -102,19 +103,32 @@ class Landmarker:
 
     def detect(self, frame: np.ndarray, timestamp_ms: int, rgb: bool = False):
         """One frame (BGR, or RGB when `rgb`) → (world (33,3), image (33,3), visibility (33,),
-        presence (33,)) or None when nobody is found."""
+        presence (33,)) or None when nobody is found (the first pose MediaPipe returns)."""
+        poses = self.detect_all(frame, timestamp_ms, rgb)
+        if poses is None:
+            return None
+        return tuple(a[0] for a in poses)
+
+    def detect_all(self, frame: np.ndarray, timestamp_ms: int, rgb: bool = False):
+        """One frame → every pose found (K ≤ num_poses, MediaPipe's order: not an identity) as arrays
+        (world (K,33,3), image (K,33,3), visibility (K,33), presence (K,33)), or None when nobody is found.
+        VIDEO mode: timestamps made strictly increasing; IMAGE mode: the timestamp is not used."""
         import mediapipe as mp
 
-        ts = max(int(timestamp_ms), self._last_ts + 1)
-        self._last_ts = ts
         frame = frame if rgb else to_rgb(frame)
-        result = self._impl.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=frame), ts)
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=frame)
+        if self.video:
+            ts = max(int(timestamp_ms), self._last_ts + 1)
+            self._last_ts = ts
+            result = self._impl.detect_for_video(image, ts)
+        else:
+            result = self._impl.detect(image)
         if not result.pose_landmarks:
             return None
-        world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks[0]], np.float32)
-        image = np.array([(p.x, p.y, p.z) for p in result.pose_landmarks[0]], np.float32)
-        vis = np.array([p.visibility if p.visibility is not None else np.nan for p in result.pose_landmarks[0]],
-                       np.float32)
-        pres = np.array([p.presence if p.presence is not None else np.nan for p in result.pose_landmarks[0]],
-                        np.float32)
-        return world, image, vis, pres
+        world = np.array([[(p.x, p.y, p.z) for p in pose] for pose in result.pose_world_landmarks], np.float32)
+        img = np.array([[(p.x, p.y, p.z) for p in pose] for pose in result.pose_landmarks], np.float32)
+        vis = np.array([[p.visibility if p.visibility is not None else np.nan for p in pose]
+                        for pose in result.pose_landmarks], np.float32)
+        pres = np.array([[p.presence if p.presence is not None else np.nan for p in pose]
+                         for pose in result.pose_landmarks], np.float32)
+        return world, img, vis, pres

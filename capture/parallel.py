@@ -45,9 +45,10 @@ import numpy as np
 
 from . import errors
 from .errors import CaptureError
+from .face import BLENDSHAPE_COUNT, has_blendshapes, resolve_face_model
 from .models import DEFAULT_VARIANT, resolve_hand_model, resolve_model
 from .prefetch import open_video
-from .segment import ProgressFn, capture_video, cut_track, finish_track, place_rows, run_segment
+from .segment import ProgressFn, capture_video, cut_track, end_face, finish_track, place_rows, run_segment
 from .track import PoseTrack
 from .video import VideoSource
 
@@ -149,7 +150,8 @@ def capture_parallel(video_path, model: str = DEFAULT_VARIANT, model_path=None, 
                      overlap: int | None = None, require_person: bool = True, people_check_every: int = 60,
                      min_frames_per_worker: int = MIN_FRAMES_PER_WORKER, prefetch: bool = True,
                      seek_beyond: int | None = SEEK_BEYOND, isolate: bool = False, hands: bool = False,
-                     hand_model_path=None) -> PoseTrack:
+                     hand_model_path=None, face: bool = False, face_model_path=None, people: int = 1,
+                     person: int | None = None) -> PoseTrack:
     """`capture_video` with the frame range split over `workers` processes (default: usable cores).
 
     Same result contract as `capture_video` (frames, first_frame, timestamps, errors, cancel and
@@ -172,10 +174,20 @@ def capture_parallel(video_path, model: str = DEFAULT_VARIANT, model_path=None, 
 
     hands: both hands every frame too (capture/hands.py), with the bundled hand_landmarker.task or
     `hand_model_path`; each worker tracks the hands of its segment (after the same warm-up).
+    face: the face every frame too (capture/face.py), likewise.
+
+    people / person: every pose of every frame is kept while capturing and told apart into people in
+    this process, on the stitched rows (so each person keeps their identity across the segments'
+    boundaries): people = 1 returns the followed person's track (the most prominent, or `person`,
+    1-based; never another person's pose: see capture/people.py `follow_person`); people > 1 (up to
+    that many poses a frame) returns the track with its every-pose arrays, to split with
+    `people.split_people` (CaptureJob does).
     """
     workers = usable_cores() if workers is None else max(1, int(workers))
     task = resolve_model(model, model_path)
     hand_task = resolve_hand_model(hand_model_path) if hands else None
+    face_task = resolve_face_model(face_model_path) if face else None
+    people = max(1, int(people))
     with VideoSource(video_path) as video:
         info = video.info
         first, last = video.resolve_range(start, stop)
@@ -187,22 +199,27 @@ def capture_parallel(video_path, model: str = DEFAULT_VARIANT, model_path=None, 
         track = capture_video(video_path, model, model_path, start, stop, progress=progress,
                               should_cancel=should_cancel, keep_partial=keep_partial,
                               require_person=require_person, people_check_every=people_check_every,
-                              hands=hands, hand_model_path=hand_model_path)
+                              hands=hands, hand_model_path=hand_model_path, face=face,
+                              face_model_path=face_model_path, people=people, person=person)
         track.extra["workers"] = 1
         return track
 
     model_name = Path(task).stem.replace("pose_landmarker_", "") if model_path is None else str(task)
     track = PoseTrack.empty(total, info.fps, (info.width, info.height), info.path, model_name, first,
-                            hands=hands)
+                            hands=hands, face=face, people=max(2, people))
+    if face_task is not None and has_blendshapes(face_task):
+        track.face_expressions = np.full((total, BLENDSHAPE_COUNT), np.nan, np.float32)
     started = time.perf_counter()
     run = _ParallelRun(info.path, task, first, first, last, workers, overlap, people_check_every, prefetch,
-                       seek_beyond=seek_beyond if overlap > 0 else None, hand_task=hand_task)
+                       seek_beyond=seek_beyond if overlap > 0 else None, hand_task=hand_task, face_task=face_task,
+                       people=people)
     run.execute(track, progress, should_cancel, started)
     redo_from = run.first_unverified()
     if redo_from is not None and not run.cancel_requested:
         warm, begin, _ = run.plan[redo_from]
         redo = _ParallelRun(info.path, task, first, begin, last, workers - redo_from, overlap, people_check_every,
-                            prefetch, seek_beyond=None, warm0=warm, hand_task=hand_task)
+                            prefetch, seek_beyond=None, warm0=warm, hand_task=hand_task, face_task=face_task,
+                            people=people)
         redo.execute(track, progress, should_cancel, started, done_offset=sum(run.received[:redo_from]))
         run.merge(redo, redo_from)
 
@@ -218,7 +235,11 @@ def capture_parallel(video_path, model: str = DEFAULT_VARIANT, model_path=None, 
         track.extra["hands"] = {**{key: sum(c.get(key, 0) for c in counts) for key in ("crops", "found", "rejected",
                                                                                        "full_frame")},
                                 "model": str(hand_task)}
-    track = finish_track(track, done, info.path, stopped_early, run.people(), require_person)
+    if face:
+        end_face(track, [run.info[k].get("face", {}) for k in sorted(run.info)], face_task)
+    track.extra["people_switched"] = [run.info[k]["switched_at"] for k in sorted(run.info)
+                                      if run.info[k].get("switched_at") is not None]
+    track = finish_track(track, done, info.path, stopped_early, run.people(), require_person, people, person)
     return track
 
 
@@ -230,11 +251,13 @@ class _ParallelRun:
 
     def __init__(self, video: str, task, track_first: int, first: int, last: int, workers: int, overlap: int,
                  people_check_every: int, prefetch: bool, seek_beyond: int | None, warm0: int | None = None,
-                 hand_task=None):
+                 hand_task=None, face_task=None, people: int = 1):
         self.video, self.task, self.track_first, self.first, self.last = video, str(task), track_first, first, last
         self.n, self.overlap, self.people_check_every, self.prefetch = workers, overlap, people_check_every, prefetch
         self.seek_beyond, self.warm0 = seek_beyond, first if warm0 is None else warm0
         self.hand_task = None if hand_task is None else str(hand_task)
+        self.face_task = None if face_task is None else str(face_task)
+        self.people_wanted = people
         self.lower = equal_split(first, last, workers)
         self.plan: list[tuple[int, int, int]] | None = None
         self.skip_ratio: float | None = None
@@ -287,7 +310,8 @@ class _ParallelRun:
                            "people_check_every": self.people_check_every, "measure_rate": k == 0,
                            "prefetch": self.prefetch, "seek_beyond": self.seek_beyond if k else None,
                            "tail": self.overlap if k < self.n - 1 else 0, "alone": self.n == 1,
-                           "hand_task": self.hand_task}
+                           "hand_task": self.hand_task, "face_task": self.face_task,
+                           "people": self.people_wanted}
                     proc = ctx.Process(target=runpy.run_path, args=(str(WORKER_SCRIPT),),
                                        kwargs={"init_globals": {"JOB": job, "CONN": child_end, "CANCEL": self.cancel},
                                                "run_name": "__mocap_worker__"},
@@ -443,7 +467,8 @@ def worker_main(job: dict, conn, cancel_event) -> None:
                                job["people_check_every"], send=conn.send, get_plan=get_plan,
                                cancelled=cancel_event.is_set, measure_rate=job.get("measure_rate", False),
                                prefetch=job.get("prefetch", True), seek_beyond=job.get("seek_beyond"),
-                               tail=job.get("tail", 0), pin=job.get("alone", False), hand_task=job.get("hand_task"))
+                               tail=job.get("tail", 0), pin=job.get("alone", False), hand_task=job.get("hand_task"),
+                               face_task=job.get("face_task"), people=job.get("people", 1))
         info["maxrss_mb"] = peak_rss_mb()
         info["cpu_s"] = time.process_time()
         info["pid"] = os.getpid()

@@ -1,4 +1,5 @@
-"""Several people: who is who across frames. No bpy, no MediaPipe: numpy on the detections.
+"""Several people: who is who across frames. No bpy, no MediaPipe: numpy on the detections
+(`follow_person` / `split_people`: a capture's every-pose arrays → the people's tracks).
 
 A capture that may see several people keeps, per frame, every pose MediaPipe returned (up to K, in
 MediaPipe's order, which is not an identity). `assign_identities` links them into people:
@@ -200,7 +201,6 @@ def person_tracks(ids: np.ndarray, *arrays: np.ndarray) -> tuple[list[int], list
 def prominent_person(ids: np.ndarray, image: np.ndarray, fps: float, window_s: float = 1.0) -> int:
     """The default performer: among the people seen in the clip's first `window_s` seconds (else the
     first to appear), the one whose body box is largest on average over their first second."""
-    T = ids.shape[0]
     seen_first = set(ids[: max(1, int(round(window_s * fps)))].ravel().tolist()) - {-1}
     candidates = sorted(seen_first) or sorted(set(ids.ravel().tolist()) - {-1})[:1]
     if not candidates:
@@ -214,3 +214,151 @@ def prominent_person(ids: np.ndarray, image: np.ndarray, fps: float, window_s: f
         if area > best_area:
             best, best_area = pid, area
     return best
+
+
+# ----------------------------------------------------------------------------------------------
+# A capture's every-pose arrays (PoseTrack.people_*) → the people's tracks
+
+MIN_SEEN_S = 0.1  # a person seen on fewer frames than this (and 3) is a stray detection, not a person
+
+
+def person_path(path, number: int) -> str:
+    """`t.npz` → `t_p1.npz`: the file of person `number` (1-based) among several."""
+    from pathlib import Path
+
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}_p{int(number)}{p.suffix}"))
+
+
+def _identities(track) -> tuple[np.ndarray, list[int]]:
+    """ids (T,K) of every pose of the track's every-pose arrays, and the people worth a take (seen on
+    enough frames), in their order (first appearance, left to right when together)."""
+    ids = assign_identities(track.people_image, track.people_world, track.people_visibility, track.fps)
+    counts = np.bincount(ids[ids >= 0], minlength=1) if (ids >= 0).any() else np.zeros(0, int)
+    least = max(3, int(round(MIN_SEEN_S * track.fps)))
+    return ids, [pid for pid in range(len(counts)) if counts[pid] >= least]
+
+
+def _followed_slot(track) -> np.ndarray:
+    """(T,) the slot of the every-pose arrays whose pose is the row's own (the one the hands and face
+    followed in the frame loop), −1 where none."""
+    same = np.all(track.people_image[..., :2] == track.image_landmarks[:, None, :, :2], axis=(2, 3))
+    same &= track.detected[:, None]
+    return np.where(same.any(1), np.argmax(same, 1), -1)
+
+
+def _person_take(track, ids: np.ndarray, pid: int, fed: np.ndarray, people: list[int]):
+    """A copy of the track whose pose rows are person `pid`'s (no person where they are not seen) and
+    whose hands / face are kept except where they were placed from the body of another of `people`
+    (the people worth a take: a stray detection, or hands / face found in the full frame, take nothing
+    away); no every-pose arrays."""
+    t_idx, k_idx = np.nonzero(ids == pid)
+    out = track.sliced(0, len(track))
+    for key in ("people_world", "people_image", "people_visibility", "people_presence"):
+        setattr(out, key, None)
+    out.world_landmarks = np.full_like(track.world_landmarks, np.nan)
+    out.image_landmarks = np.full_like(track.image_landmarks, np.nan)
+    out.visibility = np.full_like(track.visibility, np.nan)
+    out.presence = np.full_like(track.presence, np.nan)
+    out.detected = np.zeros(len(track), bool)
+    out.world_landmarks[t_idx] = track.people_world[t_idx, k_idx]
+    out.image_landmarks[t_idx] = track.people_image[t_idx, k_idx]
+    out.visibility[t_idx] = track.people_visibility[t_idx, k_idx]
+    out.presence[t_idx] = track.people_presence[t_idx, k_idx]
+    out.detected[t_idx] = True
+    rows = np.arange(len(track))
+    whose = np.where(fed >= 0, ids[rows, np.maximum(fed, 0)], -1)
+    others = np.nonzero(np.isin(whose, [p for p in people if p != pid]))[0]
+    # On those rows the hands / face went with another person's body: dropped where they were placed
+    # from it (crops around its hands / face), kept where they were searched in the full frame.
+    from .face import face_crop
+    from .hands import body_sides
+
+    width, height = track.frame_size
+    hands_theirs = np.ones(len(track), bool)
+    face_theirs = np.ones(len(track), bool)
+    for t in others:
+        image, presence = track.people_image[t, fed[t]], track.people_presence[t, fed[t]]
+        hands_theirs[t] = not body_sides((None, image, None, presence))
+        face_theirs[t] = face_crop(image, width, height, presence) is None
+    for key, keep in (("hand_world_landmarks", hands_theirs), ("hand_image_landmarks", hands_theirs),
+                      ("hand_presence", hands_theirs), ("face_landmarks", face_theirs),
+                      ("face_presence", face_theirs), ("face_expressions", face_theirs)):
+        array = getattr(out, key)
+        if array is not None:
+            array = array.copy()
+            array[~keep] = np.nan
+            setattr(out, key, array)
+    out.extra = dict(track.extra)
+    return out
+
+
+def _drop_people(track):
+    for key in ("people_world", "people_image", "people_visibility", "people_presence"):
+        setattr(track, key, None)
+    return track
+
+
+def follow_person(track, person: int | None = None):
+    """One person's take from a capture's every-pose arrays (people = 1): the most prominent at the start
+    (`prominent_person`), or `person` (1-based, in the numbering of `split_people`); frames where they are
+    not seen are no-person frames, never another's pose. When the capture never saw two people at once
+    nor a body jumping across the image, the track is the one person's as it is.
+    track.extra: people_found, person (1-based), person_hidden (frames without them), people_ids."""
+    from .errors import CaptureError
+
+    if not track.has_people:
+        return track
+    poses = np.isfinite(track.people_image[..., BODY, 0]).any(-1).sum(1)
+    centre = 0.5 * (track.image_landmarks[:, 23, :2] + track.image_landmarks[:, 24, :2])
+    ok = track.detected & np.isfinite(centre).all(1)
+    jumps = ok[1:] & ok[:-1] & (np.linalg.norm(np.diff(centre, axis=0), axis=1) > 0.15)
+    several = int(poses.max(initial=0)) >= 2 or bool(jumps.any()) or bool(track.extra.get("people_switched"))
+    if not several:
+        if person not in (None, 1):
+            raise CaptureError(f"Person {person} was asked for, but only one person was found in the video.")
+        track.extra.update(people_found=1 if track.detected.any() else 0, person=1, person_hidden=0)
+        return _drop_people(track)
+    ids, found = _identities(track)
+    if not found:
+        track.extra.update(people_found=0, person=1, person_hidden=0)
+        return _drop_people(track)
+    if person is None:
+        chosen = prominent_person(np.where(np.isin(ids, found), ids, -1), track.people_image, track.fps)
+        chosen = chosen if chosen in found else found[0]
+    elif not 1 <= int(person) <= len(found):
+        raise CaptureError(f"Person {person} was asked for, but {len(found)} "
+                           f"{'person was' if len(found) == 1 else 'people were'} found in the video "
+                           f"(choose 1 to {len(found)}).")
+    else:
+        chosen = found[int(person) - 1]
+    out = _person_take(track, ids, chosen, _followed_slot(track), found)
+    out.extra.update(people_found=len(found), person=found.index(chosen) + 1,
+                     person_hidden=int(len(out) - out.detected.sum()),
+                     people_max=max(int(track.extra.get("people_max", 1)), int(poses.max(initial=0))))
+    return out
+
+
+def split_people(track) -> list:
+    """A capture's every-pose arrays (people > 1) → one ordinary track per person found, in their order
+    (first appearance, left to right when together): track.extra['person'] = 1, 2, …, extra['people'] =
+    how many. A track without every-pose arrays is one person: [track]."""
+    if not track.has_people:
+        track.extra.setdefault("person", 1)
+        track.extra.setdefault("people", 1)
+        return [track]
+    ids, found = _identities(track)
+    if not found:
+        return [_drop_people(track)]
+    fed = _followed_slot(track)
+    poses = np.isfinite(track.people_image[..., BODY, 0]).any(-1).sum(1)
+    takes = []
+    for number, pid in enumerate(found, 1):
+        take = _person_take(track, ids, pid, fed, found)
+        take.extra.update(person=number, people=len(found), person_hidden=int(len(take) - take.detected.sum()),
+                          people_max=max(int(track.extra.get("people_max", 1)), int(poses.max(initial=0))))
+        from .segment import identity_jumps
+
+        take.extra["identity_jumps"] = identity_jumps(take)
+        takes.append(take)
+    return takes

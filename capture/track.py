@@ -18,6 +18,7 @@ HAND_KEYS = ("hand_world_landmarks", "hand_image_landmarks", "hand_presence")
 HAND_COUNT = 21  # MediaPipe's hand landmarks (capture/hands.py NAMES)
 FACE_KEYS = ("face_landmarks", "face_presence")
 FACE_EXPRESSION_KEYS = ("face_expressions", "face_expression_names")
+PEOPLE_KEYS = ("people_world", "people_image", "people_visibility", "people_presence")  # capture only, never saved
 FACE_COUNTS = (478, 468)  # MediaPipe's face mesh with / without the 10 iris points
 META_KEYS = ("fps", "frame_size", "source", "model")
 
@@ -48,6 +49,11 @@ class PoseTrack:
     face_expressions (T,K) 0-1 weights under ARKit blendshape names (motion/face.py from the landmarks'
                      geometry, or the bundle's blendshape model's scores), with face_expression_names (K,);
                      None until computed (both or neither)
+
+    Every pose of every frame, only while capturing (capture/segment.py; split into people by
+    capture/people.py `follow_person` / `split_people`; never saved in the cache), None otherwise:
+    people_world, people_image (T,K,33,3), people_visibility, people_presence (T,K,33); K = the most poses
+    a frame may hold, in MediaPipe's order (not an identity), NaN where fewer were found
     """
 
     world_landmarks: np.ndarray
@@ -69,10 +75,14 @@ class PoseTrack:
     face_presence: np.ndarray | None = None
     face_expressions: np.ndarray | None = None
     face_expression_names: tuple | None = None
+    people_world: np.ndarray | None = None
+    people_image: np.ndarray | None = None
+    people_visibility: np.ndarray | None = None
+    people_presence: np.ndarray | None = None
 
     @classmethod
     def empty(cls, frames: int, fps: float, frame_size, source="", model="", first_frame=0,
-              hands: bool = False, face: bool = False, face_count: int = FACE_COUNTS[0]) -> PoseTrack:
+              hands: bool = False, face: bool = False, face_count: int = FACE_COUNTS[0], people: int = 0) -> PoseTrack:
         nan3 = np.full((frames, COUNT, 3), np.nan, dtype=np.float32)
         nan1 = np.full((frames, COUNT), np.nan, dtype=np.float32)
         track = cls(nan3, nan3.copy(), nan1, nan1.copy(), np.zeros(frames, bool),
@@ -85,7 +95,21 @@ class PoseTrack:
         if face:
             track.face_landmarks = np.full((frames, int(face_count), 3), np.nan, np.float32)
             track.face_presence = np.full(frames, np.nan, np.float32)
+        if people:
+            track.people_world = np.full((frames, int(people), COUNT, 3), np.nan, np.float32)
+            track.people_image = track.people_world.copy()
+            track.people_visibility = np.full((frames, int(people), COUNT), np.nan, np.float32)
+            track.people_presence = track.people_visibility.copy()
         return track
+
+    @property
+    def has_people(self) -> bool:
+        """Whether the track holds every pose of every frame (a capture's, before the split into people)."""
+        return self.people_world is not None
+
+    def people_arrays(self) -> dict:
+        """{key: array} of the capture's every-pose arrays, empty when the track has none."""
+        return {key: getattr(self, key) for key in PEOPLE_KEYS} if self.has_people else {}
 
     @property
     def has_hands(self) -> bool:
@@ -168,7 +192,8 @@ class PoseTrack:
                          self.timestamps_ms[start:stop], self.fps, self.frame_size, self.source,
                          self.model, self.first_frame + start,
                          **{key: array[start:stop] for key, array in self.hand_arrays().items()},
-                         **self._face_rows(start, stop))
+                         **self._face_rows(start, stop),
+                         **{key: array[start:stop] for key, array in self.people_arrays().items()})
 
     def video_range(self, start: int | None, stop: int | None, name: str | None = None) -> PoseTrack:
         """The rows of VIDEO frames start (inclusive) to stop (exclusive), as `--frames A:B` means them
@@ -199,25 +224,37 @@ class PoseTrack:
         self.validate()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Compressed in memory, then one plain write: a full disk fails that write (and no zip writer is
+        # left half-closed to complain later).
+        import io
+
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer, world_landmarks=self.world_landmarks, image_landmarks=self.image_landmarks,
+            visibility=self.visibility, presence=self.presence, detected=self.detected,
+            timestamps_ms=self.timestamps_ms, fps=np.float64(self.fps),
+            frame_size=np.asarray(self.frame_size, np.int64), source=np.str_(self.source),
+            model=np.str_(self.model), first_frame=np.int64(self.first_frame),
+            format_version=np.int64(FORMAT_VERSION), **self.hand_arrays(), **self.face_arrays())
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(
-                    fh, world_landmarks=self.world_landmarks, image_landmarks=self.image_landmarks,
-                    visibility=self.visibility, presence=self.presence, detected=self.detected,
-                    timestamps_ms=self.timestamps_ms, fps=np.float64(self.fps),
-                    frame_size=np.asarray(self.frame_size, np.int64), source=np.str_(self.source),
-                    model=np.str_(self.model), first_frame=np.int64(self.first_frame),
-                    format_version=np.int64(FORMAT_VERSION), **self.hand_arrays(), **self.face_arrays())
+                fh.write(buffer.getbuffer())
                 fh.flush()
                 os.fsync(fh.fileno())
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a cache is an ordinary file
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):
+                from .errors import ExportError
+
+                raise ExportError(f"Cannot write {path}: {exc.strerror or exc} (is the disk full?). The "
+                                  f"file there before, if any, is unchanged. Free some space or choose "
+                                  f"another folder.") from None
             raise
         return path
 
