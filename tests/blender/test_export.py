@@ -63,13 +63,30 @@ def test_unwritable_folder_is_an_export_error_and_nothing_is_created(rig, tmp_pa
 
 
 @pytest.mark.parametrize("kind", ["fbx", "bvh"])
-def test_a_failing_blender_exporter_is_an_export_error_with_the_path(rig, tmp_path, kind):
-    # A name longer than the file system allows: the folder is fine, Blender's exporter itself fails
-    # (it raises RuntimeError with its traceback).
+def test_a_too_long_file_name_is_one_clear_message(rig, tmp_path, kind):
+    # A name longer than the file system allows: refused before any writing, with the path.
     path = str(tmp_path / ("x" * 300 + f".{kind}"))
-    with pytest.raises(ExportError, match=f"{kind.upper()} export to .*{'x' * 50}.* failed") as info:
+    with pytest.raises(ExportError, match=f"Cannot write .*{'x' * 50}.*File name too long") as info:
         if kind == "fbx":
             export_fbx(bpy.context, rig, path)
         else:
             export_bvh(bpy.context, rig, path, 1, 5)
     assert "Traceback" not in str(info.value)
+    assert sorted(os.listdir(tmp_path)) == []  # nothing half-written, no staging folder left
+
+
+@pytest.mark.parametrize("kind", ["fbx", "bvh"])
+def test_a_failing_blender_exporter_is_an_export_error_with_the_path(rig, tmp_path, kind):
+    """Blender's exporter itself raising RuntimeError (its Python traceback as text): one ExportError
+    naming the path and the cause, and no file at the target."""
+    from video_mocap.blender import export
+
+    def failing(**kwargs):
+        raise RuntimeError("Error: Python: Traceback (most recent call last):\n  File \"x.py\", line 1\n"
+                           "OSError: [Errno 28] No space left on device\n")
+
+    path = tmp_path / f"take.{kind}"
+    with pytest.raises(ExportError, match=f"{kind.upper()} export to .*take.{kind}.* failed") as info:
+        export._run_exporter(kind.upper(), str(path), failing)
+    assert "Traceback" not in str(info.value) and "No space left on device" in str(info.value)
+    assert not path.exists() and sorted(os.listdir(tmp_path)) == []
