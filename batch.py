@@ -26,6 +26,7 @@ import glob
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -193,10 +194,20 @@ def temp_path(final: str, token: str) -> str:
     return str(p.with_name(f".{p.name}.{token}{PARTIAL}{p.suffix}"))
 
 
+def remove_temp(path: str) -> None:
+    """A temporary output: a file, or an exporter's staging folder (blender/export.py) left by a killed worker."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        os.unlink(path)
+
+
 def stale_temps(final: str) -> list[str]:
-    """Temporary files of `final` left by an interrupted run (a killed worker)."""
+    """Temporary files of `final` left by an interrupted run (a killed worker), and the staging folders
+    an exporter makes beside a temporary file (`.` + its name + `.….partial`)."""
     p = Path(final)
-    return sorted(glob.glob(glob.escape(str(p.with_name(f".{p.name}."))) + f"*{PARTIAL}*"))
+    return sorted(glob.glob(glob.escape(str(p.with_name(f".{p.name}."))) + f"*{PARTIAL}*")
+                  + glob.glob(glob.escape(str(p.with_name(f"..{p.name}."))) + f"*{PARTIAL}*"))
 
 
 def file_stamp(path: str) -> dict:
@@ -298,7 +309,7 @@ def run_job(job: dict) -> dict:
         for final in list(outputs.values()) + [job["sidecar"]]:
             for stale in stale_temps(final):  # a previous attempt's leftovers (a killed worker)
                 try:
-                    os.unlink(stale)
+                    remove_temp(stale)
                 except OSError:
                     pass
         if job.get("error"):
@@ -394,9 +405,11 @@ def _watch_parent() -> None:
             time.sleep(0.2)
             if os.getppid() != parent:
                 for tmp in list(_CURRENT_TEMPS.values()):
-                    for leftover in (tmp, tmp + "@"):
+                    staging = glob.glob(glob.escape(os.path.join(os.path.dirname(tmp), "." + os.path.basename(tmp)))
+                                        + f".*{PARTIAL}")  # an exporter's staging folder (blender/export.py)
+                    for leftover in [tmp, tmp + "@", *staging]:
                         try:
-                            os.unlink(leftover)
+                            remove_temp(leftover)
                         except OSError:
                             pass
                 os._exit(3)
@@ -663,7 +676,7 @@ def sweep_temps(jobs: list[dict]) -> None:
         for final in list(job["outputs"].values()) + [job["sidecar"]]:
             for stale in stale_temps(final):
                 try:
-                    os.unlink(stale)
+                    remove_temp(stale)
                 except OSError:
                     pass
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import sys
 import tempfile
 
@@ -100,9 +101,7 @@ def _run_exporter(kind: str, path: str, operator, **kwargs) -> str:
     except OSError as exc:
         raise ExportError(f"{kind} export to {path} failed: {exc.strerror or exc}.") from None
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        os.rmdir(staging)
+        shutil.rmtree(staging, ignore_errors=True)  # the staging folder, and the file if it was not moved
     return path
 
 

@@ -145,7 +145,7 @@ def test_person_leaving_and_coming_back(clips, tmp_path):
 def test_two_people_one_is_tracked_and_the_user_is_told(clips, tmp_path):
     proc = cli(clips["two"], "--landmarks", tmp_path / "lm.npz")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "2 people in view; one person was tracked consistently" in proc.stderr
+    assert "2 people in view; person 1 followed (--person to choose another" in proc.stderr
     track = PoseTrack.load(tmp_path / "lm.npz")
     centre_x = track.image_landmarks[:, 11:25, 0].mean(axis=1)
     assert track.detected.all() and (np.all(centre_x < 0.5) or np.all(centre_x > 0.5))  # never swaps
@@ -231,7 +231,7 @@ def test_capture_operator_handles_odd_videos(scene, clips, case, capfd):
     printed = "".join(capfd.readouterr())
     warnings = [line for line in printed.splitlines() if line.startswith("Warning:")]
     expected = {"truncated": "the video stopped decoding at frame", "leave": "no person in",
-                "two": "2 people in view; one person was tracked"}
+                "two": "2 people in view; person 1 followed"}
     if case in expected:
         assert any(expected[case] in line for line in warnings), printed
     if case in ("short", "rotated"):
