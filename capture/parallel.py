@@ -483,7 +483,15 @@ def worker_main(job: dict, conn, cancel_event) -> None:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory in MB (NaN where the OS does not say)."""
+    """This process's peak resident memory in MB (NaN where the OS does not say). On Linux VmHWM: ru_maxrss
+    would also count the process this one was started from (the high-water mark survives exec)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:  # Windows
