@@ -3,6 +3,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import ROOT
 from videos import write_video
@@ -121,3 +122,28 @@ def test_left_right_flips_are_undone_unless_kept(outputs, tmp_path):
     motion = lambda name: (tmp_path / name).read_text().split("MOTION", 1)[1]  # noqa: E731
     assert motion("fixed.bvh") == motion("clean.bvh")
     assert motion("kept.bvh") != motion("clean.bvh")
+
+
+def test_hands_and_face_flags_fill_the_cache_keys(sample_video, full_model, tmp_path):
+    """--hands and --face (the issue's flags) capture into the cache keys they name; without them the
+    cache has none. (The sample's faces are pixelated: the face arrays exist, with NaN where no face.)"""
+    run_cli(sample_video, "--frames", "0:6", "--hands", "--face", "--workers", "1",
+            "--landmarks", tmp_path / "both.npz", check_rc=0)
+    run_cli(sample_video, "--frames", "0:6", "--workers", "1", "--landmarks", tmp_path / "body.npz", check_rc=0)
+    with np.load(tmp_path / "both.npz") as data:
+        assert data["hand_world_landmarks"].shape == (6, 2, 21, 3)
+        assert data["hand_presence"].shape == (6, 2)
+        assert data["face_landmarks"].shape[0] == 6 and data["face_presence"].shape == (6,)
+        assert np.isfinite(data["hand_world_landmarks"]).any()  # hands are found on the sample
+    with np.load(tmp_path / "body.npz") as data:
+        assert "hand_world_landmarks" not in data.files and "face_landmarks" not in data.files
+
+
+def test_verbose_flag_shows_mediapipe_log_lines(sample_video, full_model, tmp_path):
+    """MediaPipe's own log lines are hidden by default and shown with --verbose."""
+    env_free = [sample_video, "--frames", "0:3", "--workers", "1", "--landmarks", tmp_path / "a.npz"]
+    quiet = run_cli(*env_free, check_rc=0)
+    loud = run_cli(*env_free, "--verbose", check_rc=0)
+    native = re.compile(r"^(W|I)\d{4} |TensorFlow Lite|InitGoogle", re.M)
+    assert not native.search(quiet.stderr), quiet.stderr[-1000:]
+    assert native.search(loud.stderr), loud.stderr[-1000:]
