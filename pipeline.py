@@ -179,13 +179,19 @@ def start_capture(video: str, options: Options, cache_path: str | None = None) -
 def capture(video: str, options: Options, *, progress=None, cache_path: str | None = None,
             should_cancel=None) -> tuple[PoseTrack, Report]:
     """Capture blocking, in this thread (the command); the same job the panel runs in the background."""
+    status = _run_capture(video, options, progress, cache_path, should_cancel)
+    return status.track, capture_report(status.track)
+
+
+def _run_capture(video, options, progress, cache_path, should_cancel):
+    """The capture job run blocking; its finished status (raises the job's error)."""
     job = CaptureJob(capture_request(video, options, cache_path), progress=progress)
     if should_cancel is not None:
         job.cancel_when(should_cancel)
     status = job.run()
     if status.error is not None:
         raise status.error
-    return status.track, capture_report(status.track)
+    return status
 
 
 def capture_people(video: str, options: Options, progress=None, *, cache_path: str | None = None,
@@ -193,12 +199,7 @@ def capture_people(video: str, options: Options, progress=None, *, cache_path: s
     """Capture blocking; one (track, report) per person found, ordered by their number (track.extra
     ['person'] = 1, 2, …: order of first appearance, left to right when together). options.people = 1:
     one, the followed person's. cache_path: people > 1 saves each as `<stem>_pK<ext>`."""
-    job = CaptureJob(capture_request(video, options, cache_path), progress=progress)
-    if should_cancel is not None:
-        job.cancel_when(should_cancel)
-    status = job.run()
-    if status.error is not None:
-        raise status.error
+    status = _run_capture(video, options, progress, cache_path, should_cancel)
     tracks = status.tracks or [status.track]
     return [(t, capture_report(t)) for t in tracks]
 

@@ -15,6 +15,23 @@ from ..retarget.bonemaps import load_bone_map, save_bone_map
 from .common import report_messages, reports_errors
 
 
+def _poll_first_failing(cls, context, checks) -> bool:
+    """Apply operators' poll: the first failing check's message, else Object or Pose mode."""
+    for ok, message in checks:
+        if not ok():
+            cls.poll_message_set(message)
+            return False
+    return context.mode in {"OBJECT", "POSE"}
+
+
+def _apply_options(context):
+    """(settings, pipeline options) for applying takes; they are applied whole."""
+    settings = settings_of(context)
+    if settings.rig_preset == "JSON" and not settings.bone_map_path:
+        raise RigError("Choose a bone map JSON file, or pick a preset.")
+    return settings, options(context, frames=(None, None))
+
+
 class VIDEO_MOCAP_OT_apply(bpy.types.Operator):
     """Key the captured motion onto the armature, in a new Action (your other actions are kept)"""
 
@@ -24,23 +41,16 @@ class VIDEO_MOCAP_OT_apply(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if target_armature(context) is None:
-            cls.poll_message_set("Select an armature")
-            return False
-        if not take_path(context):
-            cls.poll_message_set("Capture a video first")
-            return False
-        return context.mode in {"OBJECT", "POSE"}
+        return _poll_first_failing(cls, context, (
+            (lambda: target_armature(context) is not None, "Select an armature"),
+            (lambda: bool(take_path(context)), "Capture a video first")))
 
     @reports_errors
     def execute(self, context):
-        settings = settings_of(context)
         path = take_path(context)
         if not os.path.exists(path):
             raise TrackError(f"Landmark cache {path} is missing. Capture the video again.")
-        if settings.rig_preset == "JSON" and not settings.bone_map_path:
-            raise RigError("Choose a bone map JSON file, or pick a preset.")
-        opts = options(context, frames=(None, None))  # a take is applied whole
+        settings, opts = _apply_options(context)
         track, report = pipeline.load_take(path, opts)
         obj = target_armature(context)
         result = apply_track(context, obj, track, options=opts, report=report)
@@ -60,18 +70,14 @@ class VIDEO_MOCAP_OT_apply_people(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if not people_takes(settings_of(context)):
-            cls.poll_message_set("Select a person's take (capture with People 2 or more)")
-            return False
-        return context.mode in {"OBJECT", "POSE"}
+        return _poll_first_failing(cls, context, (
+            (lambda: bool(people_takes(settings_of(context))),
+             "Select a person's take (capture with People 2 or more)"),))
 
     @reports_errors
     def execute(self, context):
-        settings = settings_of(context)
+        settings, opts = _apply_options(context)
         takes = people_takes(settings)
-        if settings.rig_preset == "JSON" and not settings.bone_map_path:
-            raise RigError("Choose a bone map JSON file, or pick a preset.")
-        opts = options(context, frames=(None, None))  # takes are applied whole
         tracks, reports = [], []
         for take in takes:
             path = bpy.path.abspath(take.path)
