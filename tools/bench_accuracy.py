@@ -27,6 +27,7 @@ Figures:
 - hip rise: highest hip height above the clip's median, in leg lengths, ours / truth (jumps)
 - fusion cost: the default cleaning's CPU time minus the no-fusion cleaning's, ms per frame
 Prints one table; with --write, replaces the accuracy section of BENCHMARKS.md and saves a plot.
+--budget prints only the error budget of the rendered clips (`error_budget`: the truth's 2D or depth put in).
 """
 from __future__ import annotations
 
@@ -278,6 +279,45 @@ def run(model="full", write=None, skip_mannequin=False):
     return rows
 
 
+def error_budget(model="full"):
+    """Where the default output's remaining error comes from, on the rendered clips (exact truth): the
+    default processing run again with the truth's image landmarks put in ("true 2D"), with the truth's
+    depth relative to the hips put in the world landmarks ("true depth"), and with both. Ratios to the raw
+    landmarks' dir error / PA-MPJPE, as in the main table. → markdown table."""
+    import copy
+
+    import numpy as np
+
+    from video_mocap.capture.landmarks import INDEX
+    from video_mocap.pipeline import Options, clean
+    lines = ["| clip | default (fused) | with the true 2D | with the true depth | with both |", "|---|---|---|---|---|"]
+    for name, raw, J, _hips, _leg in mannequin_clips(model):
+        folder = ROOT / ".cache" / "fixtures" / ("mannequin" + name.removeprefix("rendered mannequin")
+                                                 .replace(" (", "_").rstrip(")"))
+        truth = np.load(folder / "truth.npz")
+        n = min(len(raw), len(J))
+        raw, J = raw.sliced(0, n), J[:n]
+        w, h = raw.frame_size
+        true_2d = truth["landmarks_image"][:n] / np.array([w, h])
+        cam = truth["landmarks_world"][:n] @ truth["R_world_from_cv"]  # world → camera axes (x right, y down)
+        cam -= (cam[:, INDEX["left_hip"]] + cam[:, INDEX["right_hip"]])[:, None] / 2
+        with_2d = copy.deepcopy(raw)
+        with_2d.image_landmarks[..., :2] = true_2d
+        with_depth = copy.deepcopy(raw)
+        with_depth.world_landmarks[..., 2] = cam[..., 2]
+        both = copy.deepcopy(with_depth)
+        both.image_landmarks[..., :2] = true_2d
+        base = metrics(joints_from_track(raw), J)
+        cells = []
+        for track in (raw, with_2d, with_depth, both):
+            m = metrics(joints_from_track(clean(track, Options())), J)
+            cells.append(f"{m['dir'] / base['dir']:.2f} / {m['pampjpe'] / base['pampjpe']:.2f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    print(table)
+    return table
+
+
 def targets_table(rows) -> str:
     """Issue 13's targets, per clip, for the default output (baked onto the performer-proportion metarig)."""
     out = ["Targets for the default output (baked, metarig at the performer's proportions), from the rows above:",
@@ -358,9 +398,14 @@ def main():
     ap.add_argument("--model", default="full")
     ap.add_argument("--write", help="replace the accuracy section of this markdown file")
     ap.add_argument("--no-mannequin", action="store_true", help="only the real footage")
+    ap.add_argument("--budget", action="store_true",
+                    help="only the error budget of the rendered clips (true 2D / true depth put in)")
     args = ap.parse_args()
     import bpy  # noqa: F401  (before MediaPipe: Blender 4.2 crashes otherwise)
     load_package()
+    if args.budget:
+        error_budget(args.model)
+        return
     run(args.model, args.write, args.no_mannequin)
 
 
