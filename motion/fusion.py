@@ -53,11 +53,13 @@ import numpy as np
 from ..capture.landmarks import INDEX as I
 from ..capture.track import PoseTrack
 from . import proportions
+from .hinges import unbend_knees
 from .root import hip_translation, intrinsics
 
 FUSED = np.array([I["nose"], I["left_ear"], I["right_ear"]] + list(range(11, 33)))
 FACE_REST = np.array([i for i in range(11) if i not in (I["nose"], I["left_ear"], I["right_ear"])])
 _POS = {int(j): k for k, j in enumerate(FUSED)}  # landmark index → row in the fused block
+_ROWS = {name: _POS[i] for name, i in I.items() if i in _POS}  # landmark name → row
 
 # Segments held at one length over the clip, and the spread allowed around it (metres).
 CONSTRAINED = {
@@ -81,6 +83,7 @@ class FusionReport:
     segment_lengths: dict = field(default_factory=dict)
     reprojection_px: tuple = (float("nan"), float("nan"))  # median (raw world + PnP hips, fused)
     depth_change_m: float = float("nan")   # median |Δz| of a landmark relative to the hips
+    knees_unbent: tuple = (0, 0)            # frames whose left / right knee was bent backwards and moved
     seconds: float = 0.0
 
     @property
@@ -93,7 +96,8 @@ class FusionReport:
                             and np.isfinite(v))
         return (f"fusion: {self.fused_frames}/{self.frames} frames on the image rays (f = {self.focal_px:.0f} px), "
                 f"reprojection {self.reprojection_px[0]:.1f} → {self.reprojection_px[1]:.1f} px, "
-                f"depth moved {self.depth_change_m * 100:.1f} cm (median); lengths cm: {lengths}; "
+                f"depth moved {self.depth_change_m * 100:.1f} cm (median); knees bent backwards, moved: "
+                f"{self.knees_unbent[0]} left / {self.knees_unbent[1]} right; lengths cm: {lengths}; "
                 f"{self.ms_per_frame:.2f} ms/frame")
 
 
@@ -193,7 +197,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
                focal_mm: float | None = None, sensor_mm: float = 36.0, pixel_sigma: float = 5.0,
                prior_sigma_xy: float = 0.05, prior_sigma_z: float = 0.08, length_sigma_scale: float = 1.0,
                accel: float = 300.0, iterations: int = 2, cg_iterations: int = 10,
-               lengths: dict | None = None) -> tuple[PoseTrack, FusionReport]:
+               lengths: dict | None = None, knees: bool = True) -> tuple[PoseTrack, FusionReport]:
     """Put the world landmarks on the image rays as a constant-length skeleton (module docstring).
 
     fov_deg / focal_px / focal_mm (+ sensor_mm): the camera, as in `motion.root.intrinsics`
@@ -203,6 +207,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
       the segment lengths; accel: the acceleration (m/s²) that costs as much as a pixel_sigma miss
       — the light temporal term; iterations: Gauss-Newton passes with the lengths.
     lengths: {segment name: metres} to use instead of estimating them.
+    knees: move knees the fit left bent backwards onto the front of the hip–ankle line (motion/hinges.py).
     Returns (new PoseTrack, FusionReport); the input is not modified. The estimated segment lengths
     are in the new track's extra["segment_lengths"]."""
     t0 = time.perf_counter()
@@ -232,6 +237,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
     out_world = np.array(track.world_landmarks, copy=True)
     X_all = X0.copy()
     seg_lengths = {}
+    knees_fixed = [0, 0]
     if usable.any():
         Wf = np.nan_to_num(world[:, FUSED])
         rf = np.nan_to_num(rays[:, FUSED])
@@ -292,6 +298,9 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         preconditioners: dict = {}  # the later passes reuse the first one's (the lengths barely turn)
         for _ in range(max(1, iterations)):
             X = solve(seg_lengths, X, X, preconditioners)
+        if knees:  # a knee put behind the hip–ankle line moves along its ray (motion/hinges.py)
+            X, knees_fixed = unbend_knees(X, rf, seg_lengths.get("thigh", np.nan), seg_lengths.get("shin", np.nan),
+                                          _ROWS, usable)
         X_all[:, FUSED] = X
         # Face landmarks other than nose/ears: on their rays, shifted in depth like the nose.
         dz = X[:, _POS[I["nose"]], 2] - X0[:, I["nose"], 2]
@@ -315,7 +324,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         frames=T, fused_frames=int(usable.sum()), kept_frames=int((detected & ~usable).sum()), focal_px=float(f),
         segment_lengths={k: float(v) for k, v in seg_lengths.items()},
         reprojection_px=(reproj(X0), reproj(X_all)) if usable.any() else (float("nan"), float("nan")),
-        depth_change_m=float(np.median(dz_rel)) if dz_rel.size else float("nan"))
+        depth_change_m=float(np.median(dz_rel)) if dz_rel.size else float("nan"), knees_unbent=tuple(knees_fixed))
     extra = dict(track.extra)
     extra["segment_lengths"] = dict(report.segment_lengths)
     new = PoseTrack(out_world, np.array(track.image_landmarks, copy=True), np.array(track.visibility, copy=True),

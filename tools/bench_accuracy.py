@@ -25,6 +25,7 @@ Figures:
   in their own leg lengths, after the best rotation about the vertical and translation; mean distance,
   and the truth's travel beside it
 - hip rise: highest hip height above the clip's median, in leg lengths, ours / truth (jumps)
+- knees bent backwards: leg-frames whose knee is > 2 cm behind the hip–ankle line (the reference's beside it)
 - fusion cost: the default cleaning's CPU time minus the no-fusion cleaning's, ms per frame
 Prints one table; with --write, replaces the accuracy section of BENCHMARKS.md and saves a plot.
 --budget prints only the error budget of the rendered clips (`error_budget`: the truth's 2D or depth put in).
@@ -95,7 +96,21 @@ def metrics(pred, ref):
     hip = lambda J: J - (J[:, 6:7] + J[:, 7:8]) / 2  # noqa: E731
     jit = lambda J: float(np.linalg.norm(np.diff(hip(J), 2, axis=0), axis=-1).mean() * 1000)  # noqa: E731
     return {"dir": dir_err, "pampjpe": float(np.mean(errs) * 1000), "jitter": jit(pred), "ref_jitter": jit(ref),
-            "lr": lr, "frames": int(ok.sum()), "per_limb": {k: float(v.mean()) for k, v in per_limb.items()}}
+            "lr": lr, "frames": int(ok.sum()), "per_limb": {k: float(v.mean()) for k, v in per_limb.items()},
+            "knees_back": backward_knees(pred), "ref_knees_back": backward_knees(ref)}
+
+
+def backward_knees(J, margin=0.02):
+    """Share of leg-frames whose knee sits more than `margin` m behind the hip–ankle line (J (T,12,3),
+    order JOINTS), the body's forward from its hips and shoulders (motion/hinges.py)."""
+    import numpy as np
+
+    from video_mocap.motion.hinges import forward_direction, knee_bend
+    rows = {j: i for i, j in enumerate(JOINTS)}
+    F = forward_direction(J, rows)
+    bends = [knee_bend(J[:, rows[f"{s}_hip"]], J[:, rows[f"{s}_knee"]], J[:, rows[f"{s}_ankle"]], F)
+             for s in ("left", "right")]
+    return float(np.mean(np.concatenate(bends) < -margin))
 
 
 def joints_from_track(track):
@@ -264,11 +279,13 @@ def run(model="full", write=None, skip_mannequin=False):
             plot = (name, raw, fused, ref_J)
     header = ("| clip | stage | dir error (°) | PA-MPJPE (mm) | ÷ raw: dir / PA | jitter (mm/fr²) | reference jitter "
               "| L/R swaps | skate before / after lock (cm/fr) | root path error (leg lengths, of travel) "
-              "| hip rise: ours / truth (leg lengths) | fusion cost (ms/frame) |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "| hip rise: ours / truth (leg lengths) | knees bent backwards > 2 cm (% of leg-frames; reference) "
+              "| fusion cost (ms/frame) |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [header] + [f"| {r['clip']} | {r['stage']} | {r['dir']:.1f} | {r['pampjpe']:.0f} | {r['ratio']} | "
                         f"{r['jitter']:.1f} | {r['ref_jitter']:.1f} | {r['lr']}/{r['frames']} | {r['skate']} | "
-                        f"{r['path']} | {r['rise']} | {r['cost']} |" for r in rows]
+                        f"{r['path']} | {r['rise']} | {100 * r['knees_back']:.0f} ({100 * r['ref_knees_back']:.0f}) | "
+                        f"{r['cost']} |" for r in rows]
     table = "\n".join(lines) + "\n\n" + targets_table(rows)
     print(table)
     if write:

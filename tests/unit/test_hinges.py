@@ -1,0 +1,94 @@
+"""Knees bend one way (motion/hinges.py): a knee put behind the hip–ankle line moves along its camera ray
+back to the front, keeping the thigh and shin lengths; knees bent forward are left exactly as they were."""
+import numpy as np
+
+from video_mocap.motion.hinges import TOLERANCE, forward_direction, knee_bend, unbend_knees
+
+ROWS = {"left_shoulder": 0, "right_shoulder": 1, "left_hip": 2, "right_hip": 3, "left_knee": 4,
+        "right_knee": 5, "left_ankle": 6, "right_ankle": 7}
+
+
+def _walker(T=60, seed=0, distance=4.0):
+    """A person facing the camera (camera axes: x right, y down, z away), knees bent forward by a varying
+    angle. → (points (T,8,3), thigh, shin)."""
+    rng = np.random.default_rng(seed)
+    thigh, shin = 0.42, 0.40
+    P = np.zeros((T, 8, 3))
+    t = np.arange(T)
+    for side, x in (("left", 0.1), ("right", -0.1)):  # the person's left is the image's right (+x)
+        hip = np.stack([np.full(T, x), np.zeros(T), np.full(T, distance)], -1)
+        flex = np.radians(20 + 25 * (1 + np.sin(t / 6 + (side == "left") * 2)) / 2)  # knee flexion 20–45°
+        swing = np.radians(10 * np.sin(t / 6)) + rng.normal(0, 0.02, T)
+        # thigh forward (towards the camera, −z) by swing, shin back by flex − swing
+        knee = hip + thigh * np.stack([np.zeros(T), np.cos(swing), -np.sin(swing)], -1)
+        ankle = knee + shin * np.stack([np.zeros(T), np.cos(flex - swing), np.sin(flex - swing)], -1)
+        P[:, ROWS[f"{side}_hip"]], P[:, ROWS[f"{side}_knee"]], P[:, ROWS[f"{side}_ankle"]] = hip, knee, ankle
+    P[:, ROWS["left_shoulder"]] = P[:, ROWS["left_hip"]] + [0.08, -0.5, 0]
+    P[:, ROWS["right_shoulder"]] = P[:, ROWS["right_hip"]] + [-0.08, -0.5, 0]
+    return P, thigh, shin
+
+
+def _rays(P):
+    return P / np.linalg.norm(P, axis=-1, keepdims=True)
+
+
+def _knee_bent_backwards(P, k, h, a):
+    """Move knee row k along its ray until its bend is the opposite of the true one (the detector's wrong
+    depth sign): the bend is linear along the ray."""
+    out = P.copy()
+    F = forward_direction(P, ROWS)
+    u = _rays(P)[:, k]
+    bend = knee_bend(P[:, h], P[:, k], P[:, a], F)
+    per_metre = knee_bend(P[:, h], P[:, k] + u, P[:, a], F) - bend
+    out[:, k] = P[:, k] + (-2 * bend / per_metre)[:, None] * u
+    return out
+
+
+def test_the_walker_faces_the_camera_and_bends_its_knees_forward():
+    P, _, _ = _walker()
+    F = forward_direction(P, ROWS)
+    assert np.all(F[:, 2] < -0.9)  # towards the camera
+    for s in ("left", "right"):
+        bend = knee_bend(P[:, ROWS[f"{s}_hip"]], P[:, ROWS[f"{s}_knee"]], P[:, ROWS[f"{s}_ankle"]], F)
+        assert np.all(bend > 0.03)
+
+
+def test_knees_bent_forward_are_left_exactly_as_they_were():
+    P, thigh, shin = _walker()
+    out, fixed = unbend_knees(P, _rays(P), thigh, shin, ROWS)
+    assert fixed == [0, 0]
+    assert np.array_equal(out, P)
+
+
+def test_a_knee_put_behind_the_leg_goes_back_in_front_on_its_ray():
+    P, thigh, shin = _walker(seed=1)
+    k, h, a = ROWS["left_knee"], ROWS["left_hip"], ROWS["left_ankle"]
+    wrong = _knee_bent_backwards(P, k, h, a)
+    F = forward_direction(P, ROWS)
+    bent_back = knee_bend(wrong[:, h], wrong[:, k], wrong[:, a], F) < -TOLERANCE
+    assert bent_back.all()  # the fixture really has backward knees
+    out, fixed = unbend_knees(wrong, _rays(wrong), thigh, shin, ROWS)
+    assert fixed == [int(bent_back.sum()), 0]
+    # on its ray: the image position is unchanged
+    assert np.linalg.norm(np.cross(_rays(out)[:, k], _rays(P)[:, k]), axis=-1).max() < 1e-9
+    # forward again, near the truth, lengths kept
+    assert np.all(knee_bend(out[:, h], out[:, k], out[:, a], F) >= -TOLERANCE - 1e-9)
+    assert np.abs(out[bent_back, k] - P[bent_back, k]).max() < 0.03
+    assert np.abs(np.linalg.norm(out[:, k] - out[:, h], axis=-1) - thigh).max() < 0.02
+    # the rest of the body untouched
+    others = [r for r in range(P.shape[1]) if r != k]
+    assert np.array_equal(out[:, others], wrong[:, others])
+
+
+def test_unknown_lengths_or_missing_frames_change_nothing():
+    P, thigh, shin = _walker(seed=2)
+    wrong = _knee_bent_backwards(P, ROWS["right_knee"], ROWS["right_hip"], ROWS["right_ankle"])
+    out, fixed = unbend_knees(wrong, _rays(wrong), float("nan"), shin, ROWS)
+    assert fixed == [0, 0] and np.array_equal(out, wrong)
+    usable = np.zeros(len(P), bool)
+    out, fixed = unbend_knees(wrong, _rays(wrong), thigh, shin, ROWS, usable)
+    assert fixed == [0, 0] and np.array_equal(out, wrong)
+    nan = wrong.copy()
+    nan[::3] = np.nan
+    out, fixed = unbend_knees(nan, _rays(nan), thigh, shin, ROWS)
+    assert np.isnan(out[::3]).all() and fixed[1] > 0
