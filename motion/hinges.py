@@ -10,8 +10,10 @@ line, a knee is bent backwards when p·F < −TOLERANCE. Such a knee keeps its i
 its camera ray) and takes the depth along the ray that best keeps the clip's thigh and shin lengths with
 p·F ≥ −TOLERANCE. Frames whose knee bends forward are not touched. numpy only, vectorised over frames.
 
-Measured on the benchmark clips (before → after, fused output; knees bent backwards > 2 cm): Pose2Sim
-cam02 11 % → 0 %, cam04 8 % → 0 %; the references have none.
+Measured on the benchmark clips (the default cleaning's output, flips + fusion + smoothing, without →
+with this; frames with a knee bent backwards > 2 cm): Pose2Sim cam02 11 % → 3 %, cam04 8 % → 0 %, the
+others 0–1 % → 0 %; the references have none. Limb-direction error ÷ raw: cam02 0.459 → 0.449, cam04
+0.969 → 0.957, the rest unchanged or better by ≤ 0.003; PA-MPJPE the same or lower on every clip.
 """
 from __future__ import annotations
 
