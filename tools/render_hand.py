@@ -4,8 +4,9 @@
 
 or, from Python, `render(out_dir, force=False, side="right") -> Path` (this module imports without bpy;
 the build runs in a child process `sys.executable tools/render_hand.py`, so the caller's bpy session is
-left alone). Work is skipped when the outputs exist and `stamp.json` holds the hash of this file's source
-and the parameters (like tools/render_mannequin.py): edit the script and the fixture is rebuilt.
+left alone). Work is skipped when the outputs exist and `stamp.json` holds the hash of this file's source,
+tools/render_common.py's and the parameters (like tools/render_mannequin.py): edit either script and the
+fixture is rebuilt.
 
 The hand: the MIT-licensed skinned hands of the npm package @webxr-input-profiles/assets (ASSETS_VERSION,
 `dist/profiles/generic-hand/{left,right}.glb`, 25 joints named after the WebXR Hand Input spec: wrist,
@@ -49,16 +50,13 @@ Outputs in the folder:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 from pathlib import Path
 
@@ -66,6 +64,10 @@ import numpy as np
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parents[1]
+if str(HERE.parent) not in sys.path:  # also when loaded by path (tests)
+    sys.path.insert(0, str(HERE.parent))
+import render_common as rc  # noqa: E402
+
 NPM_CACHE = REPO / ".cache" / "npm"
 
 ASSETS_PACKAGE = "@webxr-input-profiles/assets"
@@ -121,56 +123,19 @@ def params_for(side: str = "right") -> dict:
 
 
 def params_hash(side: str = "right") -> str:
-    h = hashlib.sha256()
-    h.update(HERE.read_bytes())
-    h.update(json.dumps(params_for(side), sort_keys=True).encode())
-    return h.hexdigest()
+    return rc.params_hash(HERE, params_for(side))
 
 
 def is_current(out_dir: Path, side: str = "right") -> bool:
-    out_dir = Path(out_dir)
-    stamp = out_dir / "stamp.json"
-    if not stamp.is_file() or not all((out_dir / name).is_file() for name in OUTPUTS):
-        return False
-    try:
-        return json.loads(stamp.read_text()).get("hash") == params_hash(side)
-    except (OSError, ValueError):
-        return False
+    return rc.is_current(out_dir, OUTPUTS, params_hash(side))
 
 
 def render(out_dir: Path, force: bool = False, side: str = "right", in_process: bool = False) -> Path:
     """Build the fixture for `side` into out_dir unless it is already there and current; → out_dir.
     The build runs in a child Python unless in_process (what the command line does)."""
     params_for(side)
-    out_dir = Path(out_dir).resolve()
-    if not force and is_current(out_dir, side):
-        return out_dir
-    if not in_process:
-        env = dict(os.environ)
-        env.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="hand-blender-user-"))
-        cmd = [sys.executable, str(HERE), "--out", str(out_dir), "--side", side] + (["--force"] if force else [])
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if proc.returncode != 0 or not is_current(out_dir, side):
-            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
-            raise RuntimeError(f"rendering the hand fixture ({side}) failed (exit {proc.returncode}):\n{tail}")
-        return out_dir
-    with _lock(out_dir):
-        if force or not is_current(out_dir, side):
-            _build(out_dir, side)
-    return out_dir
-
-
-@contextlib.contextmanager
-def _lock(out_dir: Path):
-    import fcntl
-
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_dir.parent / f".{out_dir.name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return rc.render(HERE, out_dir, ["--side", side], f"hand fixture ({side})", "hand",
+                     lambda d: is_current(d, side), lambda d: _build(d, side), force, in_process)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -178,11 +143,8 @@ def _lock(out_dir: Path):
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def fetch_glb(side: str) -> Path:
@@ -216,12 +178,7 @@ def fetch_glb(side: str) -> Path:
 # Motion
 
 
-def _rot(axis, deg):
-    axis = np.asarray(axis, float)
-    axis = axis / np.linalg.norm(axis)
-    a = math.radians(deg)
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    return np.eye(3) + math.sin(a) * k + (1 - math.cos(a)) * k @ k
+_rot = rc.rot
 
 
 def _unit(v):
@@ -305,13 +262,16 @@ def pose(rest: dict, side: str, curls: dict) -> tuple[dict, dict]:
 # Scene
 
 
-def _linear(c):
-    return tuple(((v + 0.055) / 1.055) ** 2.4 if v > 0.04045 else v / 12.92 for v in c) + (1.0,)
+def _matrix(x, y, z, location):
+    """A Blender world matrix with these axes (columns) and location."""
+    from mathutils import Matrix
+
+    m = np.eye(4)
+    m[:3, 0], m[:3, 1], m[:3, 2], m[:3, 3] = x, y, z, location
+    return Matrix(m.tolist())
 
 
 def build_scene(bpy, params, glb: Path):
-    from mathutils import Matrix
-
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = params["fps"], 1.0
@@ -325,12 +285,7 @@ def build_scene(bpy, params, glb: Path):
     names = {b.name for b in arm.data.bones}
     if not set(JOINT_NAMES) <= names or any(b.parent for b in arm.data.bones):
         raise RuntimeError(f"{glb}: expected the 25 parentless WebXR joints, found {sorted(names)}")
-    skin = bpy.data.materials.new("skin")
-    if skin.node_tree is None:
-        skin.use_nodes = True
-    bsdf = skin.node_tree.nodes.get("Principled BSDF")
-    bsdf.inputs["Base Color"].default_value = _linear((0.80, 0.60, 0.48))
-    bsdf.inputs["Roughness"].default_value = 0.55
+    skin = rc.material(bpy, "skin", (0.80, 0.60, 0.48), 0.55)
     for obj in list(bpy.data.objects):
         if obj.type == "MESH":
             if obj.parent is not arm:  # the package's stray icosphere (2 m across)
@@ -350,10 +305,7 @@ def build_scene(bpy, params, glb: Path):
     z = normal  # camera +Z points back toward the viewer: the camera looks along -normal
     y = _unit(f_dir - np.dot(f_dir, z) * z)
     x = np.cross(y, z)
-    loc = centre + params["camera_distance"] * normal
-    m = np.eye(4)
-    m[:3, 0], m[:3, 1], m[:3, 2], m[:3, 3] = x, y, z, loc
-    cam.matrix_world = Matrix(m.tolist())
+    cam.matrix_world = _matrix(x, y, z, centre + params["camera_distance"] * normal)
     cam.data.sensor_fit = "VERTICAL"
     cam.data.sensor_height = 24.0
     cam.data.lens = 12.0 / math.tan(math.radians(params["camera_fov_deg"]) / 2)
@@ -367,39 +319,10 @@ def build_scene(bpy, params, glb: Path):
     light_dir = _unit(normal + 0.5 * y + 0.3 * x)  # from the viewer's side, above and to the right
     sz = light_dir
     sy = _unit(np.cross(sz, [0.0, 0.0, 1.0]) if abs(sz[2]) < 0.9 else np.cross(sz, [1.0, 0.0, 0.0]))
-    sx = np.cross(sy, sz)
-    ms = np.eye(4)
-    ms[:3, 0], ms[:3, 1], ms[:3, 2], ms[:3, 3] = sx, sy, sz, centre + 0.5 * light_dir
-    sun.matrix_world = Matrix(ms.tolist())
+    sun.matrix_world = _matrix(np.cross(sy, sz), sy, sz, centre + 0.5 * light_dir)
     scene.collection.objects.link(sun)
-    world = bpy.data.worlds.new("world")
-    if world.node_tree is None:
-        world.use_nodes = True
-    bg = world.node_tree.nodes.get("Background")
-    bg.inputs["Color"].default_value = _linear((0.42, 0.45, 0.50))
-    bg.inputs["Strength"].default_value = 1.0
-    scene.world = world
-
-    w, h = params["resolution"]
-    scene.render.engine = "CYCLES"
-    scene.cycles.device = "CPU"
-    scene.cycles.samples = params["samples"]
-    scene.cycles.use_adaptive_sampling = False
-    scene.cycles.use_denoising = params["denoise"]
-    scene.cycles.max_bounces = 3
-    scene.cycles.diffuse_bounces = 2
-    scene.cycles.glossy_bounces = 1
-    scene.cycles.transmission_bounces = 0
-    scene.cycles.volume_bounces = 0
-    scene.cycles.transparent_max_bounces = 0
-    scene.cycles.use_light_tree = False
-    scene.render.use_persistent_data = True
-    scene.render.resolution_x, scene.render.resolution_y = w, h
-    scene.render.resolution_percentage = 100
-    scene.render.image_settings.file_format = "PNG"
-    scene.render.image_settings.color_mode = "RGB"
-    scene.render.image_settings.compression = 15
-    scene.view_settings.view_transform = "Standard"
+    rc.world(bpy, scene, (0.42, 0.45, 0.50), 1.0)
+    rc.cycles_settings(scene, params)
     return scene, arm, cam, rest
 
 
@@ -448,17 +371,13 @@ def read_truth(bpy, scene, arm, cam, params):
             joints[t, i] = mw @ arm.pose.bones[name].head
     pts = joints[:, [JOINT_NAMES.index(j) for j in MP_JOINTS]]
     w, h = params["resolution"]
-    f = cam.data.lens / cam.data.sensor_height * h
-    K = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1.0]])
-    cmw = np.array(cam.matrix_world)
-    R_cv = cmw[:3, :3] @ np.diag([1.0, -1.0, -1.0])
-    cam_pts = (pts - cmw[:3, 3]) @ R_cv
-    uv = cam_pts[..., :2] / cam_pts[..., 2:3] * f + [w / 2, h / 2]
+    proj = rc.projection(cam, params, pts)
     return {
         "fps": np.float64(params["fps"]), "frame_size": np.array([w, h]),
         "frame_start": np.int64(scene.frame_start), "side": np.array(params["side"]),
-        "points_world": pts, "points_image": uv, "joint_names": np.array(JOINT_NAMES),
-        "joints_world": joints, "camera_matrix_world": cmw, "K": K, "R_world_from_cv": R_cv,
+        "points_world": pts, "points_image": proj["image"], "joint_names": np.array(JOINT_NAMES),
+        "joints_world": joints, "camera_matrix_world": proj["camera_matrix_world"], "K": proj["K"],
+        "R_world_from_cv": proj["R_world_from_cv"],
     }
 
 
@@ -477,25 +396,6 @@ def truth_angles(points: np.ndarray, side: str) -> np.ndarray | None:
     return np.stack([ang[f] for f in FINGERS], axis=1)
 
 
-def write_video(frames_dir: Path, path: Path, params) -> int:
-    import cv2
-
-    files = sorted(frames_dir.glob("*.png"))
-    w, h = params["resolution"]
-    tmp = path.with_suffix(".tmp.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), params["fps"], (w, h))
-    if not writer.isOpened():
-        raise RuntimeError("OpenCV cannot write mp4v")
-    for f in files:
-        img = cv2.imread(str(f), cv2.IMREAD_COLOR)
-        if img.shape[:2] != (h, w):
-            raise RuntimeError(f"{f} is {img.shape}, expected {(h, w)}")
-        writer.write(img)
-    writer.release()
-    os.replace(tmp, path)
-    return len(files)
-
-
 def _prepare(bpy, side):
     params = params_for(side)
     glb = fetch_glb(side)
@@ -505,18 +405,11 @@ def _prepare(bpy, side):
 
 
 def _build(out_dir: Path, side: str = "right") -> None:
-    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="hand-blender-user-"))
-    import bpy
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = out_dir / "stamp.json"
-    stamp.unlink(missing_ok=True)
+    bpy = rc.start_build(out_dir, "hand")
     digest = params_hash(side)
     t0 = time.perf_counter()
     params, scene, arm, cam, commands, gestures = _prepare(bpy, side)
-    for old in (out_dir / "hand.blend", out_dir / "hand.blend1"):
-        old.unlink(missing_ok=True)
-    bpy.ops.wm.save_as_mainfile(filepath=str(out_dir / "hand.blend"), compress=True)
+    rc.save_blend(bpy, out_dir / "hand.blend")
     truth = read_truth(bpy, scene, arm, cam, params)
     truth["commanded"] = commands
     truth["gesture"] = gestures
@@ -525,51 +418,29 @@ def _build(out_dir: Path, side: str = "right") -> None:
         truth["finger_angles"] = angles
     np.savez_compressed(out_dir / "truth.npz", **truth)
     t_build = time.perf_counter() - t0
-
-    frames_dir = out_dir / "frames"
-    shutil.rmtree(frames_dir, ignore_errors=True)
-    frames_dir.mkdir()
-    scene.render.filepath = str(frames_dir) + os.sep
-    t1 = time.perf_counter()
-    bpy.ops.render.render(animation=True)
-    t_render = time.perf_counter() - t1
-    count = write_video(frames_dir, out_dir / "hand.mp4", params)
-    if count != params["frames"]:
-        raise RuntimeError(f"rendered {count} frames, expected {params['frames']}")
-    stamp.write_text(json.dumps({
-        "hash": digest, "side": side, "params": params, "blender": bpy.app.version_string,
-        "assets": f"{ASSETS_PACKAGE}@{ASSETS_VERSION}", "assets_sha256": ASSETS_SHA256,
-        "build_s": round(t_build, 1), "render_s": round(t_render, 1), "frames": count,
-    }, indent=1))
+    assets = {"assets": f"{ASSETS_PACKAGE}@{ASSETS_VERSION}", "assets_sha256": ASSETS_SHA256}
+    count, t_render = rc.finish_build(bpy, scene, out_dir, "hand.mp4", params, {"hash": digest, "side": side},
+                                      assets, t_build)
     print(f"hand fixture ({side}): {count} frames rendered in {t_render:.0f} s → {out_dir}", flush=True)
 
 
 def preview(out_dir: Path, frames: list[int], side: str = "right") -> None:
     """Render only some video frames (0-based) to out_dir/preview_NNNN.png; no cache, no video."""
-    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="hand-blender-user-"))
-    import bpy
-
+    bpy = rc.blender("hand")
     out_dir.mkdir(parents=True, exist_ok=True)
     params, scene, arm, cam, _, _ = _prepare(bpy, side)
-    for t in frames:
-        scene.frame_set(1 + t)
-        scene.render.filepath = str(out_dir / f"preview_{t:04d}.png")
-        t0 = time.perf_counter()
-        bpy.ops.render.render(write_still=True)
-        print(f"frame {t}: {time.perf_counter() - t0:.1f} s", flush=True)
+    rc.render_stills(bpy, scene, out_dir, frames)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=None, help="default .cache/fixtures/hand_<side>")
     ap.add_argument("--side", choices=SIDES, default="right")
-    ap.add_argument("--force", action="store_true", help="rebuild even when the cache is current")
-    ap.add_argument("--preview", type=str, default=None,
-                    help="comma-separated video frames to render as PNGs into --out (no cache, no video)")
+    rc.add_build_args(ap)
     args = ap.parse_args(argv)
     out = args.out or REPO / ".cache" / "fixtures" / f"hand_{args.side}"
     if args.preview:
-        preview(out, [int(v) for v in args.preview.split(",")], args.side)
+        preview(out, rc.preview_frames(args.preview), args.side)
         return 0
     print(render(out, force=args.force, side=args.side, in_process=True))
     return 0

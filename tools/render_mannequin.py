@@ -7,7 +7,8 @@ imports without bpy; the build runs in a child process `sys.executable tools/ren
 caller's bpy session, if any, is left alone). `motion` is one of MOTIONS = ("default", "jump", "turn"),
 each rendered into its own folder (by convention .cache/fixtures/mannequin, mannequin_jump,
 mannequin_turn). Work is skipped when the outputs exist and `stamp.json` holds the hash of this file's
-source and the motion's parameters (params_for(motion)): edit the script and the fixture is rebuilt.
+source, tools/render_common.py's (the scaffolding both fixture renderers share) and the motion's
+parameters (params_for(motion)): edit either script and the fixture is rebuilt.
 
 The scene, built from scratch in an empty Blender scene:
 - a humanoid armature, 1.75 m, facing -Y (left = +X), standing on Z = 0, with its own bone names
@@ -58,15 +59,8 @@ Outputs in the folder:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import hashlib
-import json
 import math
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -74,6 +68,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parents[1]
+if str(HERE.parent) not in sys.path:  # also when loaded by path (tests, benchmarks)
+    sys.path.insert(0, str(HERE.parent))
+import render_common as rc  # noqa: E402
 
 PARAMS = {
     "fps": 30,
@@ -109,21 +106,11 @@ def params_for(motion: str = "default") -> dict:
 
 
 def params_hash(motion: str = "default") -> str:
-    h = hashlib.sha256()
-    h.update(HERE.read_bytes())
-    h.update(json.dumps(params_for(motion), sort_keys=True).encode())
-    return h.hexdigest()
+    return rc.params_hash(HERE, params_for(motion))
 
 
 def is_current(out_dir: Path, motion: str = "default") -> bool:
-    out_dir = Path(out_dir)
-    stamp = out_dir / "stamp.json"
-    if not stamp.is_file() or not all((out_dir / name).is_file() for name in OUTPUTS):
-        return False
-    try:
-        return json.loads(stamp.read_text()).get("hash") == params_hash(motion)
-    except (OSError, ValueError):
-        return False
+    return rc.is_current(out_dir, OUTPUTS, params_hash(motion))
 
 
 def render(out_dir: Path, force: bool = False, in_process: bool = False, motion: str = "default") -> Path:
@@ -134,35 +121,8 @@ def render(out_dir: Path, force: bool = False, in_process: bool = False, motion:
     resets the scene); in_process=True builds here (what the command line does).
     """
     params_for(motion)  # an unknown motion fails here, before any work
-    out_dir = Path(out_dir).resolve()
-    if not force and is_current(out_dir, motion):
-        return out_dir
-    if not in_process:  # the child takes the lock
-        env = dict(os.environ)
-        env.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="mannequin-blender-user-"))
-        cmd = [sys.executable, str(HERE), "--out", str(out_dir), "--motion", motion] + (["--force"] if force else [])
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if proc.returncode != 0 or not is_current(out_dir, motion):
-            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
-            raise RuntimeError(f"rendering the mannequin fixture ({motion}) failed (exit {proc.returncode}):\n{tail}")
-        return out_dir
-    with _lock(out_dir):  # one build at a time per folder; a waiting caller then finds it current
-        if force or not is_current(out_dir, motion):
-            _build(out_dir, motion)
-    return out_dir
-
-
-@contextlib.contextmanager
-def _lock(out_dir: Path):
-    import fcntl
-
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_dir.parent / f".{out_dir.name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return rc.render(HERE, out_dir, ["--motion", motion], f"mannequin fixture ({motion})", "mannequin",
+                     lambda d: is_current(d, motion), lambda d: _build(d, motion), force, in_process)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -289,12 +249,7 @@ STEP_LENGTH, SQUAT_DROP, STEP_LIFT = 0.30, 0.28, 0.08
 LEAN_SPINE, LEAN_CHEST = 12.0, 14.0                                       # degrees forward at full squat
 
 
-def _rot(axis, deg):
-    axis = np.asarray(axis, float)
-    axis = axis / np.linalg.norm(axis)
-    a = math.radians(deg)
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    return np.eye(3) + math.sin(a) * k + (1 - math.cos(a)) * k @ k
+_rot = rc.rot
 
 
 def _swing(a, b):
@@ -654,20 +609,6 @@ def mesh_parts():
 # Blender
 
 
-def _linear(c):
-    return tuple(((v / 12.92) if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4) for v in c) + (1.0,)
-
-
-def _material(bpy, name, srgb, roughness=0.6):
-    m = bpy.data.materials.new(name)
-    if m.node_tree is None:  # Blender < 5.0
-        m.use_nodes = True
-    bsdf = m.node_tree.nodes.get("Principled BSDF")
-    bsdf.inputs["Base Color"].default_value = _linear(srgb)
-    bsdf.inputs["Roughness"].default_value = roughness
-    return m
-
-
 def _mesh_object(bpy, name, parts, materials):
     verts, faces, mat_index, slots = [], [], [], []
     for v, f, mat in parts:
@@ -716,7 +657,7 @@ def build_scene(bpy, params=PARAMS):
     bpy.ops.object.mode_set(mode="OBJECT")
 
     # Mesh: one rigid piece per bone, bone-parented
-    materials = {k: _material(bpy, k, c, 0.35 if k in ("eye_white", "iris") else 0.6) for k, c in COLORS.items()}
+    materials = {k: rc.material(bpy, k, c, 0.35 if k in ("eye_white", "iris") else 0.6) for k, c in COLORS.items()}
     for bone_name, parts in mesh_parts().items():
         if not parts:
             continue
@@ -736,13 +677,7 @@ def build_scene(bpy, params=PARAMS):
     sun.data.angle = math.radians(10)
     sun.rotation_euler = (math.radians(45), 0.0, math.radians(-35))
     scene.collection.objects.link(sun)
-    world = bpy.data.worlds.new("world")
-    if world.node_tree is None:  # Blender < 5.0
-        world.use_nodes = True
-    bg = world.node_tree.nodes.get("Background")
-    bg.inputs["Color"].default_value = _linear((0.80, 0.84, 0.88))
-    bg.inputs["Strength"].default_value = 0.9
-    scene.world = world
+    rc.world(bpy, scene, (0.80, 0.84, 0.88), 0.9)
 
     cam = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
     cam.location = params["camera_location"]
@@ -754,27 +689,8 @@ def build_scene(bpy, params=PARAMS):
     scene.camera = cam
 
     # Render settings
-    w, h = params["resolution"]
-    scene.render.engine = "CYCLES"
-    scene.cycles.device = "CPU"
-    scene.cycles.samples = params["samples"]
-    scene.cycles.use_adaptive_sampling = False
-    scene.cycles.use_denoising = params["denoise"]
-    scene.cycles.max_bounces = 3
-    scene.cycles.diffuse_bounces = 2
-    scene.cycles.glossy_bounces = 1
-    scene.cycles.transmission_bounces = 0
-    scene.cycles.volume_bounces = 0
-    scene.cycles.transparent_max_bounces = 0
-    scene.cycles.use_light_tree = False  # one sun: no use, and it costs time
-    scene.render.use_persistent_data = True
-    scene.render.resolution_x, scene.render.resolution_y = w, h
-    scene.render.resolution_percentage = 100
-    scene.render.image_settings.file_format = "PNG"
-    scene.render.image_settings.color_mode = "RGB"
-    scene.render.image_settings.compression = 15  # higher costs ~1 s of CPU per frame
+    rc.cycles_settings(scene, params)
     scene.render.filepath = "//frames/"
-    scene.view_settings.view_transform = "Standard"
     return scene, arm, cam
 
 
@@ -836,23 +752,17 @@ def read_truth(bpy, scene, arm, cam, params=PARAMS):
                 local = arm.data.bones[bone].matrix_local.inverted() @ Vector(where)
                 lm[t, k] = mw @ pb.matrix @ local
     w, h = params["resolution"]
-    data = cam.data
-    f = data.lens / data.sensor_height * h  # vertical sensor fit, square pixels
-    K = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1.0]])
-    cmw = np.array(cam.matrix_world)
-    R_cv = cmw[:3, :3] @ np.diag([1.0, -1.0, -1.0])
-    cam_pts = (lm - cmw[:3, 3]) @ R_cv  # world → OpenCV camera frame
-    uv = cam_pts[..., :2] / cam_pts[..., 2:3] * f + [w / 2, h / 2]
+    proj = rc.projection(cam, params, lm)
     out = {
         "fps": np.float64(params["fps"]),
         "frame_size": np.array([w, h]),
         "frame_start": np.int64(scene.frame_start),
         "landmarks_world": lm,
-        "landmarks_image": uv,
+        "landmarks_image": proj["image"],
         "landmark_names": np.array(names),
-        "camera_matrix_world": cmw,
-        "K": K,
-        "R_world_from_cv": R_cv,
+        "camera_matrix_world": proj["camera_matrix_world"],
+        "K": proj["K"],
+        "R_world_from_cv": proj["R_world_from_cv"],
         "bone_names": np.array(bones),
         "bone_heads": heads,
         "bone_tails": tails,
@@ -875,88 +785,40 @@ def _landmark_names() -> tuple:
 LANDMARK_NAMES = _landmark_names()
 
 
-def write_video(frames_dir: Path, path: Path, params=PARAMS) -> int:
-    import cv2
-
-    files = sorted(frames_dir.glob("*.png"))
-    w, h = params["resolution"]
-    tmp = path.with_suffix(".tmp.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), params["fps"], (w, h))
-    if not writer.isOpened():
-        raise RuntimeError("OpenCV cannot write mp4v")
-    for f in files:
-        img = cv2.imread(str(f), cv2.IMREAD_COLOR)
-        if img.shape[:2] != (h, w):
-            raise RuntimeError(f"{f} is {img.shape}, expected {(h, w)}")
-        writer.write(img)
-    writer.release()
-    os.replace(tmp, path)
-    return len(files)
-
-
 def _build(out_dir: Path, motion: str = "default") -> None:
-    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="mannequin-blender-user-"))
-    import bpy
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = out_dir / "stamp.json"
-    stamp.unlink(missing_ok=True)
+    bpy = rc.start_build(out_dir, "mannequin")
     params = params_for(motion)
     digest = params_hash(motion)  # of the code that runs, even if the file is edited meanwhile
     t0 = time.perf_counter()
     scene, arm, cam = build_scene(bpy, params)
     animate(bpy, scene, arm, params)
-    for old in (out_dir / "mannequin.blend", out_dir / "mannequin.blend1"):
-        old.unlink(missing_ok=True)  # no .blend1 backup
-    bpy.ops.wm.save_as_mainfile(filepath=str(out_dir / "mannequin.blend"), compress=True)
+    rc.save_blend(bpy, out_dir / "mannequin.blend")
     truth = read_truth(bpy, scene, arm, cam, params)
     np.savez_compressed(out_dir / "truth.npz", **truth)
     t_build = time.perf_counter() - t0
-
-    frames_dir = out_dir / "frames"
-    shutil.rmtree(frames_dir, ignore_errors=True)
-    frames_dir.mkdir()
-    scene.render.filepath = str(frames_dir) + os.sep
-    t1 = time.perf_counter()
-    bpy.ops.render.render(animation=True)
-    t_render = time.perf_counter() - t1
-    count = write_video(frames_dir, out_dir / "mannequin.mp4", params)
-    if count != params["frames"]:
-        raise RuntimeError(f"rendered {count} frames, expected {params['frames']}")
-    stamp.write_text(json.dumps({
-        "hash": digest, "motion": motion, "params": params, "blender": bpy.app.version_string,
-        "build_s": round(t_build, 1), "render_s": round(t_render, 1), "frames": count,
-    }, indent=1))
+    count, t_render = rc.finish_build(bpy, scene, out_dir, "mannequin.mp4", params,
+                                      {"hash": digest, "motion": motion}, {}, t_build)
     print(f"mannequin fixture ({motion}): {count} frames rendered in {t_render:.0f} s → {out_dir}", flush=True)
 
 
 def preview(out_dir: Path, frames: list[int], motion: str = "default") -> None:
     """Render only some video frames (0-based) to out_dir/preview_NNNN.png; no cache, no video."""
-    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="mannequin-blender-user-"))
-    import bpy
-
+    bpy = rc.blender("mannequin")
     out_dir.mkdir(parents=True, exist_ok=True)
     params = params_for(motion)
     scene, arm, cam = build_scene(bpy, params)
     animate(bpy, scene, arm, params)
-    for t in frames:
-        scene.frame_set(1 + t)
-        scene.render.filepath = str(out_dir / f"preview_{t:04d}.png")
-        t0 = time.perf_counter()
-        bpy.ops.render.render(write_still=True)
-        print(f"frame {t}: {time.perf_counter() - t0:.1f} s", flush=True)
+    rc.render_stills(bpy, scene, out_dir, frames)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=REPO / ".cache" / "fixtures" / "mannequin")
-    ap.add_argument("--force", action="store_true", help="rebuild even when the cache is current")
-    ap.add_argument("--preview", type=str, default=None,
-                    help="comma-separated video frames to render as PNGs into --out (no cache, no video)")
+    rc.add_build_args(ap)
     ap.add_argument("--motion", choices=MOTIONS, default="default", help="which motion (default: %(default)s)")
     args = ap.parse_args(argv)
     if args.preview:
-        preview(args.out, [int(v) for v in args.preview.split(",")], args.motion)
+        preview(args.out, rc.preview_frames(args.preview), args.motion)
         return 0
     out = render(args.out, force=args.force, in_process=True, motion=args.motion)
     print(out)
