@@ -55,6 +55,9 @@ def unregister():
     from .blender import live
 
     live.end_all()
+    from .blender import picker
+
+    picker.free_previews()  # the people's thumbnails
     cli_command.unregister()
     overlay.unregister()
     properties.unregister_props()

@@ -60,6 +60,28 @@ class VIDEO_MOCAP_PG_take(bpy.types.PropertyGroup):
                                   description="How many people the capture this take belongs to has (0: one)")
 
 
+class VIDEO_MOCAP_PG_found_person(bpy.types.PropertyGroup):
+    """A person Find People saw in one frame (name = "Person N")."""
+    number: bpy.props.IntProperty(name="Person", min=1, description="The person's number, as a capture numbers them")
+    box: bpy.props.FloatVectorProperty(name="Box", size=4,
+                                       description="x0, y0, x1, y1 in the video frame (0-1, y down)")
+    thumbnail: bpy.props.StringProperty(name="Thumbnail", subtype="FILE_PATH")
+
+
+def _found_index_changed(self, context):
+    """Choosing a row of the people found follows that person."""
+    if 0 <= self.found_people_index < len(self.found_people):
+        number = self.found_people[self.found_people_index].number
+        if self.person != number:
+            self.person = number
+
+
+def _person_changed(self, context):
+    from .blender.picker import sync_found_index
+
+    sync_found_index(self)
+
+
 class VIDEO_MOCAP_PG_bone_map_item(bpy.types.PropertyGroup):
     """role → bone of the target armature (name = role)."""
     bone: bpy.props.StringProperty(name="Bone", description="Bone of the target armature playing this role")
@@ -82,7 +104,15 @@ class VIDEO_MOCAP_PG_settings(bpy.types.PropertyGroup):
                                               "People puts each on an armature, placed where they stood)")
     person: bpy.props.IntProperty(name="Follow Person", default=0, min=0, max=4,
                                   description="With one person captured: whom to follow. 0: the most prominent at the "
-                                              "start; N: person N, as a capture of several people numbers them")
+                                              "start; N: person N, as a capture of several people numbers them "
+                                              "(Find People lists them; Pick Person: click one in the reference "
+                                              "video)", update=_person_changed)
+    # The person picker (Find People / Pick Person): the people seen in one video frame
+    found_people: bpy.props.CollectionProperty(type=VIDEO_MOCAP_PG_found_person)
+    found_people_index: bpy.props.IntProperty(name="Person Found", default=-1, update=_found_index_changed)
+    found_video: bpy.props.StringProperty(subtype="FILE_PATH", description="The video the people were found in")
+    found_frame: bpy.props.IntProperty(default=-1, description="The video frame the people were found at")
+    found_size: bpy.props.IntVectorProperty(size=2, description="That video's frame size")
     use_frame_range: bpy.props.BoolProperty(name="Frame Range", default=False,
                                             description="Capture only part of the video")
     frame_first: bpy.props.IntProperty(name="First", default=0, min=0, description="First video frame (0-based)")
@@ -196,7 +226,7 @@ class VIDEO_MOCAP_PG_settings(bpy.types.PropertyGroup):
             item.bone = bone_map.get(role, "")
 
 
-classes = (VIDEO_MOCAP_PG_take, VIDEO_MOCAP_PG_bone_map_item, VIDEO_MOCAP_PG_settings)
+classes = (VIDEO_MOCAP_PG_take, VIDEO_MOCAP_PG_found_person, VIDEO_MOCAP_PG_bone_map_item, VIDEO_MOCAP_PG_settings)
 
 OLD_NAME = "mocap"  # the Scene property before it was namespaced (files saved by version ≤ 0.x)
 RUNTIME_KEYS = ("is_capturing", "progress", "status", "cancel_requested")  # never carried over

@@ -4,33 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..capture.landmarks import SKELETON
+from ..capture.picker import fitted_frame, image_to_region  # shared with the person picker
 from ..capture.track import PoseTrack, TrackError
 
 _handle = None
 _tracks: dict[str, PoseTrack | None] = {}
-
-
-def fitted_frame(corners: np.ndarray, image_size, frame_size) -> np.ndarray:
-    """Corners (top-left, top-right, bottom-left) in region pixels of where an image of image_size
-    sits when fitted ('FIT') into a camera frame of frame_size whose corners are `corners`."""
-    tl, tr, bl = (np.asarray(c, float) for c in corners)
-    iw, ih = image_size
-    fw, fh = frame_size
-    sx = sy = 1.0
-    if iw / ih < fw / fh:
-        sx = (iw / ih) / (fw / fh)   # narrower image: bars left and right
-    else:
-        sy = (fw / fh) / (iw / ih)   # wider image: bars top and bottom
-    centre = (tr + bl) / 2
-    u, v = (tr - tl), (bl - tl)
-    tl2 = centre - sx * u / 2 - sy * v / 2
-    return np.array([tl2, tl2 + sx * u, tl2 + sy * v])
-
-
-def image_to_region(points: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    """Normalised image points (x right, y down; (…,2)) → region pixels inside the fitted frame."""
-    tl, tr, bl = frame
-    return tl + points[..., :1] * (tr - tl) + points[..., 1:2] * (bl - tl)
 
 
 def skeleton_lines(track: PoseTrack, row: int) -> np.ndarray:

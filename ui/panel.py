@@ -1,7 +1,7 @@
 """3D View ▸ Sidebar (N) ▸ Mocap: Source → Capture & Takes → Target → Motion → Apply & Export → Reference."""
 import bpy
 
-from ..blender import jobs
+from ..blender import jobs, picker
 from ..blender import live as blender_live
 from ..blender.scene import target_armature
 from ..capture.models import HINTS
@@ -15,6 +15,20 @@ class VIDEO_MOCAP_UL_takes(bpy.types.UIList):
         row = layout.row(align=True)
         row.label(text=item.name, icon="ERROR" if item.partial else "USER" if item.person else "SEQUENCE")
         row.label(text=f"{item.frames} fr · {item.detected:.0%}")
+
+
+class VIDEO_MOCAP_UL_people(bpy.types.UIList):
+    """The people Find People saw: thumbnail, number, the one followed. Choosing a row follows them."""
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
+        row = layout.row(align=True)
+        thumb = picker.icon_of(item.thumbnail)
+        if thumb:
+            row.label(text=item.name, icon_value=thumb)
+        else:
+            row.label(text=item.name, icon="USER")
+        if item.number == data.person:
+            row.label(text="Following", icon="CHECKMARK")
 
 
 class VIDEO_MOCAP_UL_bone_map(bpy.types.UIList):
@@ -69,6 +83,17 @@ class VIDEO_MOCAP_PT_source(_VideoMocapPanel, bpy.types.Panel):
         sub = row.row(align=True)
         sub.active = settings.people == 1  # whom to follow when capturing one person
         sub.prop(settings, "person", text="Follow")
+        row = layout.row(align=True)
+        row.operator("video_mocap.find_people", icon="COMMUNITY")
+        row.operator("video_mocap.pick_person", text="Pick", icon="EYEDROPPER")
+        if settings.found_people:
+            layout.label(text=f"People at video frame {settings.found_frame} (choose whom to follow):")
+            layout.template_list("VIDEO_MOCAP_UL_people", "", settings, "found_people", settings,
+                                 "found_people_index", rows=2, maxrows=4)
+            chosen = next((p for p in settings.found_people if p.number == settings.person), None)
+            thumb = picker.icon_of(chosen.thumbnail) if chosen is not None else 0
+            if thumb:
+                layout.template_icon(icon_value=thumb, scale=5.0)
         layout.prop(settings, "hands")
         layout.prop(settings, "face")
         layout.label(text=HINTS[settings.model])
@@ -215,6 +240,6 @@ class VIDEO_MOCAP_PT_reference(_VideoMocapPanel, bpy.types.Panel):
         layout.prop(settings, "show_skeleton")
 
 
-classes = (VIDEO_MOCAP_UL_takes, VIDEO_MOCAP_UL_bone_map, VIDEO_MOCAP_PT_main, VIDEO_MOCAP_PT_source,
-           VIDEO_MOCAP_PT_capture, VIDEO_MOCAP_PT_live, VIDEO_MOCAP_PT_target, VIDEO_MOCAP_PT_motion,
-           VIDEO_MOCAP_PT_apply, VIDEO_MOCAP_PT_reference)
+classes = (VIDEO_MOCAP_UL_takes, VIDEO_MOCAP_UL_people, VIDEO_MOCAP_UL_bone_map, VIDEO_MOCAP_PT_main,
+           VIDEO_MOCAP_PT_source, VIDEO_MOCAP_PT_capture, VIDEO_MOCAP_PT_live, VIDEO_MOCAP_PT_target,
+           VIDEO_MOCAP_PT_motion, VIDEO_MOCAP_PT_apply, VIDEO_MOCAP_PT_reference)
