@@ -267,6 +267,15 @@ def region_to_image(point, frame: np.ndarray) -> np.ndarray:
     return np.linalg.solve(basis, np.asarray(point, float) - tl)
 
 
+def box_segments(boxes) -> np.ndarray:
+    """Normalised boxes (N × x0, y0, x1, y1) → (N*4, 2, 2) the segments of their outlines (for drawing)."""
+    out = []
+    for x0, y0, x1, y1 in boxes:
+        tl, tr, br, bl = (x0, y0), (x1, y0), (x1, y1), (x0, y1)
+        out += [(tl, tr), (tr, br), (br, bl), (bl, tl)]
+    return np.array(out, float).reshape(-1, 2, 2)
+
+
 def click_to_image(mouse, corners, image_size, frame_size) -> tuple[float, float] | None:
     """A click (region pixels) on the camera view → the normalised point of the video fitted into the
     camera frame (corners: its top-left, top-right, bottom-left in region pixels; frame_size: the render

@@ -110,6 +110,9 @@ def test_the_frame_the_reference_video_shows_is_the_one_looked_at(scene):
     assert settings.found_frame == 5 and [p.number for p in settings.found_people] == [1, 2]
     assert settings.found_people[0].box[2] < 0.5 < settings.found_people[1].box[0]
     assert settings.found_people[0].thumbnail.endswith("_f5_p1.png")
+    from video_mocap.ui import overlay
+
+    assert overlay._draw_people() is None  # reads the settings; no 3D view here, so nothing is drawn
     scene.frame_set(40)  # beyond the capture's range (0-8): its last frame
     assert bpy.ops.video_mocap.find_people() == {"FINISHED"} and settings.found_frame == 7
 

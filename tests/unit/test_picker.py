@@ -6,10 +6,10 @@ from test_people import capture_like, scene
 
 from video_mocap.capture import picker
 from video_mocap.capture.people import follow_person
-from video_mocap.capture.picker import Seen, click_to_image, crop_box, fitted_frame, image_to_region, person_at
+from video_mocap.capture.picker import Seen, box_segments, click_to_image, crop_box, fitted_frame, person_at
 
 number_people, pose_box, region_to_image = picker.number_people, picker.pose_box, picker.region_to_image
-sample_frames, thumbnail = picker.sample_frames, picker.thumbnail
+sample_frames, thumbnail, image_to_region = picker.sample_frames, picker.thumbnail, picker.image_to_region
 
 
 def test_sampled_frames_start_at_the_capture_start_and_end_at_the_frame():
@@ -117,3 +117,11 @@ def test_a_click_on_a_video_fitted_with_bars():
         back = click_to_image(image_to_region(p, frame), corners, (1080, 1920), (1920, 1080))
         assert back == pytest.approx(tuple(p))
     assert np.allclose(region_to_image(image_to_region(points, frame)[1], frame), points[1])
+
+
+def test_box_outlines_for_the_overlay():
+    segs = box_segments([(0.1, 0.2, 0.4, 0.9), (0.5, 0.5, 0.6, 0.7)])
+    assert segs.shape == (8, 2, 2)
+    assert np.allclose(segs[0], [(0.1, 0.2), (0.4, 0.2)]) and np.allclose(segs[2], [(0.4, 0.9), (0.1, 0.9)])
+    assert np.allclose(segs[:4, 1], np.roll(segs[:4, 0], -1, axis=0))  # a closed outline
+    assert box_segments([]).shape == (0, 2, 2)
