@@ -72,7 +72,8 @@ def _found_index_changed(self, context):
     """Choosing a row of the people found follows that person."""
     if 0 <= self.found_people_index < len(self.found_people):
         number = self.found_people[self.found_people_index].number
-        if self.person != number:
+        top = self.bl_rna.properties["person"].hard_max
+        if self.person != number and number <= top:  # beyond Follow Person's range: not followed (no clamping)
             self.person = number
 
 

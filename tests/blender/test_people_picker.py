@@ -80,6 +80,10 @@ def test_choosing_in_the_list_or_picking_sets_follow_person(scene):
         assert settings.person == number and settings.found_people_index == number - 1
     assert bpy.ops.video_mocap.pick_person(x=0.5, y=0.02) == {"CANCELLED"}  # on nobody: unchanged
     assert settings.person == 1
+    far = settings.found_people.add()  # a number beyond Follow Person's range (1-4) is not clamped to 4
+    far.number, far.name = 6, "Person 6"
+    settings.found_people_index = 2
+    assert settings.person == 1
 
 
 def test_a_capture_follows_the_person_picked(scene):
