@@ -10,10 +10,12 @@ Records for N seconds (default: until Ctrl+C, or until a file source ends), then
 like the single-video command (its options apply). A stream that drops mid-take keeps the frames up to
 the drop, and says so. Progress (stderr) shows the processed frame rate and the dropped frames.
 
-The per-frame path (the panel): capture/live.py gives the newest frame's world landmarks in a thread;
-`LivePoser` (called in that thread) filters them with a streaming One Euro filter (motion/filters.py's,
-sample by sample) and solves them with the offline solver (retarget.solver.solve_points, rest pose
-read once) into local bone rotations; blender/live.py sets them on the armature each tick.
+The per-frame path (the panel): capture/live.py gives the newest frame's world landmarks in its
+landmarker thread; `LivePoser` (called in that thread, right after the detection) filters them with a
+streaming One Euro filter (motion/filters.py's, sample by sample) and solves them with the offline
+solver's own code (retarget.solver.RigSolver: everything that depends only on the rig is worked out
+once when live starts, so a frame is a few batched numpy operations, a few ms) into local bone
+rotations; blender/live.py sets them on the armature at the next timer tick (every TICK_S).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import numpy as np
 
 from .capture.landmarks import mediapipe_to_blender
 from .motion.filters import DEFAULT_BETA, DEFAULT_D_CUTOFF, DEFAULT_MIN_CUTOFF, _alpha
-from .retarget.solver import solve_points
+from .retarget.solver import RigSolver
 
 MIN_VISIBILITY_WEIGHT = 0.05
 
@@ -76,7 +78,8 @@ class LivePose:
 
 
 class LivePoser:
-    """World landmarks of one frame → the mapped bones' local rotations, with the offline solver.
+    """World landmarks of one frame → the mapped bones' local rotations, with the offline solver's
+    RigSolver (made once here: the same rotations as the offline solve of the same frame).
 
     rest: the armature's RestPose (read once, on the main thread); bone_map: role → bone.
     smoothing: 'one_euro' (default) or 'none'. root_mode: 'in_place' or 'grounded' (the lowest foot
@@ -84,15 +87,15 @@ class LivePoser:
 
     def __init__(self, rest, bone_map: dict, smoothing: str = "one_euro", root_mode: str = "grounded",
                  min_cutoff: float = DEFAULT_MIN_CUTOFF, beta: float = DEFAULT_BETA):
-        from .retarget.rig import resolve_bone_map
-
         self.rest, self.bone_map = rest, bone_map
-        usable, self.missing = resolve_bone_map(rest, bone_map)
-        if "hips" not in usable:
+        if bone_map.get("hips") not in rest.bones:
             from .capture.errors import RigError
 
             raise RigError("The armature has no bone for the hips in its bone map: live posing needs at least "
                            "the hips. Check the bone names (Detect Bone Map).")
+        # Everything that depends only on the rig, once: a frame is then a few batched numpy operations.
+        self.solver = RigSolver(rest, bone_map)
+        self.missing = self.solver.missing
         self.root_mode = "in_place" if root_mode == "in_place" else "grounded"
         self.filter = OneEuroStream(min_cutoff, beta) if smoothing == "one_euro" else None
         self._last_ms: float | None = None
@@ -118,7 +121,7 @@ class LivePoser:
     def solve(self, world: np.ndarray, t0: float | None = None) -> LivePose:
         t0 = time.perf_counter() if t0 is None else t0
         P = mediapipe_to_blender(world)[None]
-        solution = solve_points(P, self.rest, self.bone_map, root_mode=self.root_mode, foot_lock=False)
+        solution = self.solver.solve(P, root_mode=self.root_mode, foot_lock=False)
         pose = LivePose({bone: q[0] for bone, q in solution.rotations.items()},
                         {bone: loc[0] for bone, loc in solution.locations.items()},
                         1000.0 * (time.perf_counter() - t0))

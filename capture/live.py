@@ -9,8 +9,10 @@ landmarks, every frame the landmarker can take, off the caller's thread. No bpy.
 Two threads. The grabber reads the source as fast as it delivers and keeps only the newest frame (one
 slot, overwritten). The landmarker thread takes the newest frame whenever it is free: frames that
 arrive while it is busy are dropped, never queued, so the delay from a frame's arrival to its
-landmarks stays one detection (plus at most one frame interval). MediaPipe's inference runs in native
-code without the GIL, so the caller's thread (Blender's main thread) keeps running.
+landmarks stays one detection (plus at most one frame interval; when the newest frame is already old
+and the next is due within FRESH_WAIT of an interval, it waits for that one instead). MediaPipe's
+inference runs in native code without the GIL, so the caller's thread (Blender's main thread) keeps
+running.
 
 Errors at start (no camera, camera busy, unreachable stream, bad file) raise `SourceError`, a
 `VideoError` (so a `MocapError`: the command prints `error: …` and exits 1, operators report it).
@@ -39,6 +41,10 @@ OPEN_TIMEOUT_S = 5.0   # a network stream that does not answer within this is "u
 # it once. OpenCV reads this when it first uses FFmpeg in the process.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 READ_TIMEOUT_S = 3.0   # a stream (or camera) that sends nothing for this long has "dropped"
+# When the landmarker gets free and the newest frame is already old, the next frame may be due within
+# this fraction of the source's frame interval: then it waits that little for the fresh frame rather
+# than spend a detection on a stale one (see FrameGrabber.newest). 0: never wait.
+FRESH_WAIT = 0.25
 STATS_WINDOW_S = 2.0   # fps and latency figures are over the last this many seconds
 
 
@@ -249,6 +255,7 @@ class FrameGrabber:
         self.ended: str | None = None      # 'end' | 'dropped' | 'stopped' | 'error: …'
         self.ended_at: float | None = None
         self.grabbed = 0
+        self._intervals: deque = deque(maxlen=15)   # the last frames' arrival intervals (s)
         self._thread = threading.Thread(target=self._run, name="live-grabber", daemon=True)
 
     def start(self) -> FrameGrabber:
@@ -266,6 +273,8 @@ class FrameGrabber:
                 frame, source_ms = got
                 arrival = time.perf_counter()
                 with self._cond:
+                    if self._latest is not None:
+                        self._intervals.append(arrival - self._latest.arrival)
                     self.grabbed += 1
                     self._latest = Frame(self.grabbed, frame, arrival, source_ms, getattr(self.source, "index", -1))
                     self._cond.notify_all()
@@ -277,14 +286,27 @@ class FrameGrabber:
                 self.ended_at = time.perf_counter()
                 self._cond.notify_all()
 
-    def newest(self, after: int, timeout: float = 0.5) -> Frame | None:
-        """The newest frame if it is newer than seq `after` (waits up to `timeout`), else None."""
+    def newest(self, after: int, timeout: float = 0.5, fresh_wait: float = 0.0) -> Frame | None:
+        """The newest frame if it is newer than seq `after` (waits up to `timeout`), else None.
+
+        fresh_wait: when the newest frame is old and the next one is due within this fraction of the
+        frame interval, wait (at most that long) for the next one: its detection then starts almost
+        at once instead of on a frame that has waited most of an interval already."""
         with self._cond:
             if not self._cond.wait_for(lambda: (self._latest is not None and self._latest.seq > after)
                                        or self.ended is not None, timeout):
                 return None
             latest = self._latest
-            return latest if latest is not None and latest.seq > after else None
+            if latest is None or latest.seq <= after:
+                return None
+            if fresh_wait > 0 and len(self._intervals) >= 3:
+                interval = float(np.median(self._intervals))
+                due = latest.arrival + interval - time.perf_counter()   # the next frame, about then
+                if 0 < due <= fresh_wait * interval:
+                    self._cond.wait_for(lambda: self._latest.seq > latest.seq or self.ended is not None,
+                                        fresh_wait * interval)
+                    latest = self._latest
+            return latest
 
     def stop(self) -> None:
         self._stop.set()
@@ -305,22 +327,29 @@ class LiveResult:
     landmarks: tuple | None  # (world, image, visibility, presence) or None when nobody was found
     index: int = -1         # video frame index (file sources)
     pose: object = None     # what on_result returned (the front end's pose for this frame)
+    started: float = 0.0    # perf_counter() when the landmarker took the frame (arrival → started: waiting)
+    posed: float = 0.0      # perf_counter() when on_result had returned (landmarks → pose)
 
 
 class LiveCapture:
     """The grabber plus one landmarker (VIDEO mode, running on the newest frame only).
 
-    on_result(result) → anything: called in a third thread, the poser, on the newest detected frame
-    (the front end turns the landmarks into bone rotations there, off Blender's main thread, while the
-    landmarker already works on the next frame); its return value is stored as result.pose, and
-    `latest()` gives the newest result that has been through it (without on_result: the newest result).
+    on_result(result) → anything: the front end turns the landmarks into bone rotations there, off
+    Blender's main thread; its return value is stored as result.pose, and `latest()` gives the newest
+    result that has been through it (without on_result: the newest result). By default it runs in the
+    landmarker thread right after each detection (pose_thread=False): with a one-frame solve of a few
+    ms this gives the lowest latency on a 2-core machine (no hand-over to another thread, and no solve
+    competing with the next detection for the cores; tools/bench_live.py --pose-thread compares).
+    pose_thread=True: a third thread, the poser, runs it on the newest detection while the landmarker
+    already works on the next frame (detections it had no time for are skipped).
     `record(True/False)` and `take()` give every detected frame as a PoseTrack."""
 
     def __init__(self, source: FrameSource, model: str = "full", model_path=None,
                  on_result: Callable[[LiveResult], object] | None = None, max_side: int | None = None,
-                 pose_thread: bool = True):
+                 pose_thread: bool = False):
         self.source = source
         self.pose_thread = pose_thread  # False: on_result runs in the landmarker thread, after each detection
+        self.fresh_wait = FRESH_WAIT    # see FrameGrabber.newest (0: take the newest frame as it is)
         self.model, self.model_path = model, model_path
         self.on_result = on_result
         self.max_side = max_side        # downscale frames to this longer side before detecting (None: as is)
@@ -350,7 +379,8 @@ class LiveCapture:
 
     @classmethod
     def open(cls, spec, *, model: str = "full", model_path=None, on_result=None, max_side: int | None = None,
-             loop: bool = False, realtime: bool = True, speed: float = 1.0, pose_thread: bool = True) -> LiveCapture:
+             loop: bool = False, realtime: bool = True, speed: float = 1.0,
+             pose_thread: bool = False) -> LiveCapture:
         """Load the model, then open the source `spec` (see open_source) and start: the model first, so
         that no frames pile up in the stream's buffer while it loads (they would be stale)."""
         live = cls(None, model=model, model_path=model_path, on_result=on_result, max_side=max_side,
@@ -414,21 +444,24 @@ class LiveCapture:
         last_seq, last_ms = 0, -1.0
         try:
             while not self._stop.is_set():
-                frame = self.grabber.newest(last_seq, timeout=0.2)
+                frame = self.grabber.newest(last_seq, timeout=0.2, fresh_wait=self.fresh_wait)
                 if frame is None:
                     if self.grabber.ended is not None:
                         break
                     continue
                 self.dropped += frame.seq - last_seq - 1
                 last_seq = frame.seq
+                started = time.perf_counter()
                 image = self._scaled(frame.image)
                 t_ms = frame.source_ms if frame.source_ms is not None else (frame.arrival - self.t0) * 1000.0
                 t_ms = max(t_ms, last_ms + 1.0)  # strictly increasing for MediaPipe's VIDEO mode
                 last_ms = t_ms
                 found = self._landmarker.detect(to_rgb(image), int(round(t_ms)), rgb=True)
-                result = LiveResult(frame.seq, frame.arrival, time.perf_counter(), t_ms, found, frame.index)
+                result = LiveResult(frame.seq, frame.arrival, time.perf_counter(), t_ms, found, frame.index,
+                                    started=started)
                 if self.on_result is not None and not self.pose_thread:
                     result.pose = self.on_result(result)
+                    result.posed = time.perf_counter()
                 elif self.on_result is not None:
                     with self._to_pose:
                         self._detected = result
@@ -466,6 +499,7 @@ class LiveCapture:
                     continue
                 last = result.seq
                 result.pose = self.on_result(result)
+                result.posed = time.perf_counter()
                 with self._lock:
                     self._latest = result
         except BaseException as exc:

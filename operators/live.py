@@ -142,7 +142,10 @@ class VIDEO_MOCAP_OT_live_start(bpy.types.Operator):
             if not blender_live.tick(scene):
                 finish(scene, self, context)
                 done = True
-            redraw_view3d(context)
+            st = blender_live.peek(scene)
+            if st.redraw:  # only when something changed: the timer ticks far more often than poses come
+                st.redraw = False
+                redraw_view3d(context)
         if done:
             context.window_manager.event_timer_remove(self._timer)
             redraw_view3d(context)

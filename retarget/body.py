@@ -15,7 +15,7 @@ import numpy as np
 
 from ..capture.landmarks import INDEX as I
 from .rig import RestPose
-from .rotations import frame, normalize, reject
+from .rotations import cross, frame, normalize, reject
 
 BEND_FALLBACK = 0.25  # weight of the body-based twist reference against the bend (sin of bend angle)
 
@@ -32,8 +32,8 @@ def body_axes(P: np.ndarray):
     """(left, up, forward) unit vectors of the torso: left from the hip line, up hips → shoulders."""
     up = normalize(_mid(P, "left_shoulder", "right_shoulder") - _mid(P, "left_hip", "right_hip"))
     left_hips = _p(P, "left_hip") - _p(P, "right_hip")
-    forward = normalize(np.cross(left_hips, up))
-    left = np.cross(up, forward)
+    forward = normalize(cross(left_hips, up))
+    left = cross(up, forward)
     return left, up, forward
 
 
@@ -43,38 +43,54 @@ def _limb_ref(primary, bend, fallback):
     return reject(normalize(bend), axis) + BEND_FALLBACK * normalize(reject(fallback, axis))
 
 
-def part_frames(P: np.ndarray) -> dict[str, np.ndarray]:
-    """Frames (…,3,3) for every posed role from landmarks P (…,33,3) in Blender axes."""
+# The posed roles, in the order of part_frame_stack's frames.
+PART_ROLES = ("hips", "chest", "neck", "head") + tuple(
+    f"{part}.{side}" for side in "LR" for part in ("upper_arm", "forearm", "hand", "thigh", "shin", "foot"))
+
+# first (8 frames) then limbs (8) → PART_ROLES: per side upper_arm, forearm, hand, thigh, shin, foot
+_STACK_ORDER = [0, 1, 2, 3] + [i + k for k in range(2) for i in (8, 10, 4, 12, 14, 6)]
+
+
+def _sides(P, name):
+    """(…,2,3): the left and the right landmark `name` ('shoulder', …)."""
+    return P[..., [I[f"left_{name}"], I[f"right_{name}"]], :]
+
+
+def part_frame_stack(P: np.ndarray) -> np.ndarray:
+    """Frames (…,16,3,3) for the roles PART_ROLES from landmarks P (…,33,3) in Blender axes: two
+    batched `frame` calls (torso, head, hands and feet; then the limbs, which take their twist from them)."""
     left, up, forward = body_axes(P)
     mid_hip = _mid(P, "left_hip", "right_hip")
     mid_sh = _mid(P, "left_shoulder", "right_shoulder")
     ear_line = _p(P, "left_ear") - _p(P, "right_ear")
     head_c = _mid(P, "left_ear", "right_ear")
     face_fwd = _p(P, "nose") - head_c
-    frames = {
-        "hips": frame(mid_sh - mid_hip, _p(P, "left_hip") - _p(P, "right_hip")),
-        "chest": frame(mid_sh - mid_hip, _p(P, "left_shoulder") - _p(P, "right_shoulder")),
-        "neck": frame(head_c - mid_sh, ear_line),
-        "head": frame(np.cross(face_fwd, ear_line), ear_line),
-    }
-    for side, s in (("L", "left"), ("R", "right")):
-        sh, el, wr = _p(P, f"{s}_shoulder"), _p(P, f"{s}_elbow"), _p(P, f"{s}_wrist")
-        index, pinky = _p(P, f"{s}_index"), _p(P, f"{s}_pinky")
-        across = index - pinky  # toward the thumb side, for either hand
-        hip, knee, ankle = _p(P, f"{s}_hip"), _p(P, f"{s}_knee"), _p(P, f"{s}_ankle")
-        heel, toe = _p(P, f"{s}_heel"), _p(P, f"{s}_foot_index")
-        # Hands and feet first: the forearm and shin take their twist from them. Only their frames'
-        # axes are used (not raw knuckle or heel offsets, which differ from rig to rig).
-        hand = frame((index + pinky) / 2 - wr, across)
-        foot = frame(toe - ankle, ankle - heel)
-        toe_dir = foot[..., 1]
-        frames[f"upper_arm.{side}"] = frame(el - sh, _limb_ref(el - sh, wr - el, forward))
-        frames[f"forearm.{side}"] = frame(wr - el, hand[..., 0])
-        frames[f"hand.{side}"] = hand
-        frames[f"thigh.{side}"] = frame(knee - hip, _limb_ref(knee - hip, -(ankle - knee), toe_dir))
-        frames[f"shin.{side}"] = frame(ankle - knee, toe_dir)
-        frames[f"foot.{side}"] = foot
-    return frames
+    sh, el, wr = _sides(P, "shoulder"), _sides(P, "elbow"), _sides(P, "wrist")
+    index, pinky = _sides(P, "index"), _sides(P, "pinky")
+    hip, knee, ankle = _sides(P, "hip"), _sides(P, "knee"), _sides(P, "ankle")
+    heel, toe = _sides(P, "heel"), _sides(P, "foot_index")
+    # Hands and feet first: the forearm and shin take their twist from them. Only their frames' axes
+    # are used (not raw knuckle or heel offsets, which differ from rig to rig). The hand's reference is
+    # index − pinky: toward the thumb side, for either hand.
+    torso_up = mid_sh - mid_hip
+    first = frame(
+        np.concatenate([np.stack([torso_up, torso_up, head_c - mid_sh, cross(face_fwd, ear_line)], -2),
+                        (index + pinky) / 2 - wr, toe - ankle], -2),
+        np.concatenate([np.stack([_p(P, "left_hip") - _p(P, "right_hip"),
+                                  _p(P, "left_shoulder") - _p(P, "right_shoulder"), ear_line, ear_line], -2),
+                        index - pinky, ankle - heel], -2))        # hips, chest, neck, head, hand L R, foot L R
+    hand, toe_dir = first[..., 4:6, :, 0], first[..., 6:8, :, 1]
+    upper, lower, thigh, shin = el - sh, wr - el, knee - hip, ankle - knee
+    limbs = frame(np.concatenate([upper, lower, thigh, shin], -2),     # upper arm, forearm, thigh, shin; L R
+                  np.concatenate([_limb_ref(upper, lower, forward[..., None, :]), hand,
+                                  _limb_ref(thigh, -shin, toe_dir), toe_dir], -2))
+    return np.concatenate([first, limbs], -3)[..., _STACK_ORDER, :, :]
+
+
+def part_frames(P: np.ndarray) -> dict[str, np.ndarray]:
+    """Frames (…,3,3) for every posed role from landmarks P (…,33,3) in Blender axes."""
+    frames = part_frame_stack(P)
+    return {role: frames[..., k, :, :] for k, role in enumerate(PART_ROLES)}
 
 
 def rest_landmarks(rest: RestPose, bone_map: dict[str, str]) -> np.ndarray:

@@ -11,6 +11,19 @@ def normalize(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(n, EPS)
 
 
+def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.cross for (…,3) vectors (the same arithmetic), without its generic set-up: the solver calls
+    it on single frames, where that set-up is most of the time."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
+    out[..., 0] = a1 * b2 - a2 * b1
+    out[..., 1] = a2 * b0 - a0 * b2
+    out[..., 2] = a0 * b1 - a1 * b0
+    return out
+
+
 def reject(v: np.ndarray, axis_unit: np.ndarray) -> np.ndarray:
     """The part of v perpendicular to the unit vector axis_unit (not normalised)."""
     return v - np.sum(v * axis_unit, axis=-1, keepdims=True) * axis_unit
@@ -21,8 +34,10 @@ def frame(primary: np.ndarray, reference: np.ndarray) -> np.ndarray:
     x along the part of `reference` perpendicular to it, z = x × y."""
     y = normalize(primary)
     x = normalize(reject(reference, y))
-    z = np.cross(x, y)
-    return np.stack([x, y, z], axis=-1)
+    out = np.empty(np.broadcast_shapes(x.shape, y.shape) + (3,))
+    out[..., 0], out[..., 1] = x, y
+    out[..., 2] = cross(x, y)
+    return out
 
 
 def matrix_to_quaternion(m: np.ndarray) -> np.ndarray:
@@ -49,12 +64,12 @@ def matrix_to_quaternion(m: np.ndarray) -> np.ndarray:
 
 def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
     q = normalize(np.asarray(q, dtype=np.float64))
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], -2)
+    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    m = np.empty(q.shape[:-1] + (3, 3))
+    m[..., 0, 0], m[..., 0, 1], m[..., 0, 2] = 1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)
+    m[..., 1, 0], m[..., 1, 1], m[..., 1, 2] = 2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)
+    m[..., 2, 0], m[..., 2, 1], m[..., 2, 2] = 2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)
+    return m
 
 
 def make_continuous(q: np.ndarray) -> np.ndarray:
@@ -108,7 +123,7 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     least aligned with it). A zero-length a or b gives the identity."""
     a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
     a, b = normalize(a), normalize(b)
-    q = np.concatenate([1.0 + np.sum(a * b, axis=-1, keepdims=True), np.cross(a, b)], axis=-1)
+    q = np.concatenate([1.0 + np.sum(a * b, axis=-1, keepdims=True), cross(a, b)], axis=-1)
     zero = (np.linalg.norm(a, axis=-1) < 0.5) | (np.linalg.norm(b, axis=-1) < 0.5)
     # |q| = 2 cos(θ/2) ≈ π - θ near a half turn; below 1e-8 the fallback's error (π - θ) is smaller
     # than the rounding error of a × b relative to its size (~1e-16 / |q|).
@@ -116,6 +131,6 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if opposite.any():
         ao = a[opposite]
         basis = np.eye(3)[np.argmin(np.abs(ao), axis=-1)]
-        q[opposite] = np.concatenate([np.zeros(ao.shape[:-1] + (1,)), normalize(np.cross(ao, basis))], axis=-1)
+        q[opposite] = np.concatenate([np.zeros(ao.shape[:-1] + (1,)), normalize(cross(ao, basis))], axis=-1)
     q[zero] = (1.0, 0.0, 0.0, 0.0)
     return quaternion_to_matrix(q)

@@ -10,7 +10,7 @@ from ..capture.landmarks import mediapipe_to_blender
 from ..capture.track import PoseTrack
 from ..motion.feet import AIR_M, air_heights, detect_contacts, flight_offset, foot_skate, lock_feet
 from ..motion.root import world_trajectory
-from .body import part_frames, rest_landmarks
+from .body import PART_ROLES, part_frame_stack, part_frames, rest_landmarks
 from .hands import (
     FADE_S,
     LIMITS,
@@ -24,7 +24,14 @@ from .hands import (
     solve_hands,
 )
 from .rig import RestPose, resolve_bone_map
-from .rotations import frame, make_continuous, matrix_to_quaternion, quaternion_to_matrix, slerp_matrices
+from .rotations import (
+    frame,
+    make_continuous,
+    matrix_to_quaternion,
+    quaternion_to_matrix,
+    rotation_between,
+    slerp_matrices,
+)
 
 
 @dataclass
@@ -241,20 +248,201 @@ def solve_with_hands(P: np.ndarray, hand_points: np.ndarray | None, presence: np
     return solution
 
 
-def _rest_parts(rest: RestPose, bone_map: dict[str, str]):
-    """What the solver reads from the rest pose (usable map, missing roles, rest landmarks, rest part
-    frames), kept on the RestPose for the same bone map: live capture solves one frame at a time."""
+class RigSolver:
+    """The solver for one rig and bone map: everything that depends only on the rest pose (usable map,
+    rest landmarks and part frames, the bones to pose, their parent chains, the spine and neck chains,
+    the foot points) is worked out once here; `solve(P)` then solves any number of frames with a few
+    batched numpy operations. The offline solve (`solve_points`, all frames at once) and live capture
+    (one frame at a time, the same object reused) run this same code.
+
+    Forward kinematics without a loop over the bones: a bone that is not posed keeps its rest
+    orientation relative to its parent, so the armature-space change D = R_pose · R_restᵀ of any bone
+    is that of its nearest posed ancestor (the identity when there is none). A posed bone's basis is
+    then R_restᵀ · D_parentᵀ · R_pose, and a point carried by a bone is its root's rest head plus, per
+    posed bone k, D_k applied to the sum of the rest offsets along the chain that k moves. (Exact for
+    orthonormal rest rotations; Blender's float32 rest matrices make it differ from the bone-by-bone
+    product by about 1e-7, far below anything visible.)"""
+
+    def __init__(self, rest: RestPose, bone_map: dict[str, str]):
+        self.rest = rest
+        usable, self.missing = resolve_bone_map(rest, bone_map)
+        self.usable = usable
+        self.rest_points = rest_landmarks(rest, usable)
+        self.at_rest = part_frames(self.rest_points[None])
+        self.roles = [role for role in PART_ROLES if role in usable]      # the posed roles the rig has
+        self.role_col = {role: j for j, role in enumerate(self.roles)}
+        self.role_parts = np.array([PART_ROLES.index(role) for role in self.roles], dtype=np.intp)
+        self.rest_inv = np.swapaxes(part_frame_stack(self.rest_points[None])[0, self.role_parts], -1, -2)
+        by_bone: dict[str, str] = {}   # posed bone → the role that poses it (the last one, as a dict would)
+        for role in self.roles:
+            by_bone[usable[role]] = role
+        slots: dict[str, int] = {}     # every bone the solver poses → its index in the stacked arrays
+
+        def slot(name):
+            return slots.setdefault(name, len(slots))
+
+        self.role_slots = np.array([slot(bone) for bone in by_bone], dtype=np.intp)
+        self.role_cols = np.array([self.role_col[role] for role in by_bone.values()], dtype=np.intp)
+        self.spine = self.neck = None
+        if "chest" in usable and rest.is_ancestor(usable["hips"], usable["chest"]):
+            # spine bones between hips and chest: bend and twist spread along the spine
+            between = rest.chain(usable["chest"], usable["hips"])
+            t = np.arange(1, len(between) + 1, dtype=np.float64)[:, None] / (len(between) + 1)
+            idx = [slot(n) for n in between]
+            chain = self._chain(usable["hips"], between, usable["chest"], _mid(self.rest_points, "hip"),
+                                _mid(self.rest_points, "shoulder"), slot) if between else None
+            self.spine = (np.array(idx, dtype=np.intp), t, self._rotations(between), chain)
+        if "neck" in usable and "head" in usable and rest.is_ancestor(usable["neck"], usable["head"]):
+            # bones between neck and head follow the neck
+            between = rest.chain(usable["head"], usable["neck"])
+            idx = [slot(n) for n in between]
+            chain = None
+            if "chest" in usable and rest.is_ancestor(usable["chest"], usable["neck"]):
+                chain = self._chain(usable["chest"], [usable["neck"]] + between, usable["head"],
+                                    _mid(self.rest_points, "shoulder"), _mid(self.rest_points, "ear"), slot)
+            self.neck = (np.array(idx, dtype=np.intp), self._rotations(between), chain)
+        self.bones = list(slots)
+        n = len(self.bones)
+        self.R = self._rotations(self.bones)                    # (n,3,3) rest orientations
+        self.R_inv = np.swapaxes(self.R, -1, -2)
+        self.role_rest = self.R[self.role_slots]
+        # The nearest posed ancestor of each posed bone (n: none, the identity).
+        self.parent_slot = np.array([self._posed_ancestor(rest.bones[b].parent, slots) for b in self.bones],
+                                    dtype=np.intp)
+        self.order = [(name, slots[name]) for name in rest.ordered() if name in slots]
+        self.slots = slots
+        self.feet = self._foot_plan(slots, n)
+
+    # -- what __init__ works out
+
+    def _rotations(self, names) -> np.ndarray:
+        return np.array([self.rest.bones[n].rotation for n in names], dtype=np.float64).reshape(-1, 3, 3)
+
+    def _posed_ancestor(self, name, slots) -> int:
+        """Slot of the bone `name` or its nearest posed ancestor; len(slots) (the identity) when none."""
+        while name is not None and name in self.rest.bones:
+            if name in slots:
+                return slots[name]
+            name = self.rest.bones[name].parent
+        return len(slots)
+
+    def _local(self, name: str, point: np.ndarray) -> np.ndarray:
+        """A rest point in the bone's own axes (relative to its head)."""
+        b = self.rest.bones[name]
+        return b.rotation.T @ (np.asarray(point, np.float64) - b.head)
+
+    def _chain(self, base, between, end, base_point, end_point, slot):
+        """For _align_chain: the line from base_point (carried by `base`) to end_point (carried by `end`)
+        is Σ R_pose · c over the chain base, between…, end (each bone to the next one's head)."""
+        chain = [base] + list(between) + [end]
+        coef = [self._local(a, self.rest.bones[b].head) for a, b in zip(chain[:-1], chain[1:])]
+        coef[0] = coef[0] - self._local(base, base_point)
+        coef.append(self._local(end, end_point))
+        coef = np.array(coef)
+        ends = np.array([slot(base), slot(end)], dtype=np.intp)
+        moving = np.array([slot(n) for n in between], dtype=np.intp)
+        return ends, coef[[0, -1]], moving, coef[1:-1]
+
+    def _foot_plan(self, slots, n):
+        """Per foot: (rest heads of the chains' roots (p,3), per posed bone offsets (p,n+1,3)) of its
+        ankle, heel and toe points (see foot_points)."""
+        rest, usable = self.rest, self.usable
+        plan = {}
+        for side, s in (("L", "left"), ("R", "right")):
+            foot = usable.get(f"foot.{side}") or usable.get(f"shin.{side}")
+            if foot is None:
+                continue
+            toe = usable.get(f"toe.{side}", foot)
+            roots, offsets = [], []
+            for name, bone in ((f"{s}_ankle", foot), (f"{s}_heel", foot), (f"{s}_foot_index", toe)):
+                point = self.rest_points[I[name]]
+                if not np.isfinite(point).all() or bone not in rest.bones:
+                    continue
+                v = np.zeros((n + 1, 3))
+                v[self._posed_ancestor(bone, slots)] += point - rest.bones[bone].head
+                while rest.bones[bone].parent in rest.bones:
+                    parent = rest.bones[bone].parent
+                    v[self._posed_ancestor(parent, slots)] += rest.bones[bone].head - rest.bones[parent].head
+                    bone = parent
+                roots.append(rest.bones[bone].head)
+                offsets.append(v)
+            if roots:
+                plan[side] = (np.array(roots), np.array(offsets))
+        return plan
+
+    # -- per call
+
+    def solve(self, P: np.ndarray, filled: int = 0, reliable: dict[str, np.ndarray] | None = None,
+              root_mode: str = "in_place", trajectory: np.ndarray | None = None, fps: float = 30.0,
+              foot_lock: bool = True, head_frames: np.ndarray | None = None,
+              head_weights: np.ndarray | None = None) -> Solution:
+        """See solve_points."""
+        if root_mode not in ROOT_MODES:
+            raise ValueError(f"root_mode must be one of {ROOT_MODES}")
+        rest, usable = self.rest, self.usable
+        T = len(P)
+        target = part_frame_stack(P)                                   # (T,16,3,3), PART_ROLES
+        if head_frames is not None and "head" in usable:
+            head = PART_ROLES.index("head")
+            target[:, head] = _face_head(target[:, head], np.asarray(head_frames, np.float64),
+                                         self.at_rest["head"][0], rest.bones[usable["head"]].rotation,
+                                         head_weights, fps)
+        # World (armature-space) orientation wanted for each posed bone: delta of its part's frame.
+        delta = target[:, self.role_parts] @ self.rest_inv             # (T,roles,3,3)
+        held = {}
+        for role, good in (reliable or {}).items():
+            if role in self.role_col and not good.all():
+                held[role] = int((~good).sum())
+                delta[:, self.role_col[role]] = hold_last(delta[:, self.role_col[role]], good)
+        W = np.empty((T, len(self.bones), 3, 3))
+        W[:, self.role_slots] = delta[:, self.role_cols] @ self.role_rest
+        if self.spine is not None:
+            idx, t, R, chain = self.spine
+            W[:, idx] = slerp_matrices(delta[:, self.role_col["hips"], None], delta[:, self.role_col["chest"], None],
+                                       t) @ R
+            if chain is not None:
+                _align_chain(W, chain, _mid(P, "shoulder") - _mid(P, "hip"))
+        if self.neck is not None:
+            idx, R, chain = self.neck
+            W[:, idx] = delta[:, self.role_col["neck"], None] @ R
+            if chain is not None:
+                _align_chain(W, chain, _mid(P, "ear") - _mid(P, "shoulder"))
+        # Local rotations through the parent chain: R_pose = D_parent · R_rest · R_basis (see the class).
+        D = np.concatenate([W @ self.R_inv, np.broadcast_to(np.eye(3), (T, 1, 3, 3))], axis=1)
+        basis = self.R_inv @ np.swapaxes(D[:, self.parent_slot], -1, -2) @ W
+        q = np.ascontiguousarray(np.swapaxes(make_continuous(matrix_to_quaternion(basis)), 0, 1))  # (n,T,4)
+        W_bones = np.ascontiguousarray(np.swapaxes(W, 0, 1))
+        solution = Solution({name: q[i] for name, i in self.order},
+                            {name: W_bones[i] for i, name in enumerate(self.bones)}, T, list(self.missing),
+                            filled, held=held)
+        if root_mode != "in_place":
+            _root_motion(solution, rest, usable, self.rest_points, self.foot_points(D), P, root_mode,
+                         trajectory, fps, foot_lock)
+        return solution
+
+    def foot_points(self, D: np.ndarray) -> dict[str, np.ndarray]:
+        """Per foot, (T,3) the lowest of its ankle/heel/toe points each frame (hips at rest), from the
+        posed bones' changes D (T,n+1,3,3; the last the identity)."""
+        feet = {}
+        for side, (roots, offsets) in self.feet.items():
+            points = roots + np.einsum("tkij,pkj->tpi", D, offsets)   # (T, p, 3)
+            feet[side] = points[np.arange(len(points)), np.argmin(points[..., 2], axis=1)]
+        return feet
+
+
+def rig_solver(rest: RestPose, bone_map: dict[str, str]) -> RigSolver:
+    """The RigSolver for this rest pose and bone map, kept on the RestPose (made anew after any edit of
+    the rig or the map)."""
     shape = np.concatenate([np.concatenate([b.matrix.ravel(), b.head, b.tail]) for b in rest.bones.values()]
                            ) if rest.bones else np.zeros(0)
-    key = (tuple(sorted(bone_map.items())), tuple(rest.bones), shape.tobytes())  # any edit of the rig: anew
+    key = (tuple(sorted(bone_map.items())), tuple(rest.bones), tuple(b.parent for b in rest.bones.values()),
+           shape.tobytes())
     cache = rest.__dict__.setdefault("_solver_rest_cache", {})
     if key not in cache:
-        usable, missing = resolve_bone_map(rest, bone_map)
-        rest_points = rest_landmarks(rest, usable)
+        solver = RigSolver(rest, bone_map)
         cache.clear()
-        cache[key] = (usable, missing, rest_points, part_frames(rest_points[None]))
-    usable, missing, rest_points, at_rest = cache[key]
-    return dict(usable), list(missing), rest_points, {k: v for k, v in at_rest.items()}
+        cache[key] = solver
+    return cache[key]
 
 
 def solve_points(P: np.ndarray, rest: RestPose, bone_map: dict[str, str], filled: int = 0,
@@ -270,100 +458,18 @@ def solve_points(P: np.ndarray, rest: RestPose, bone_map: dict[str, str], filled
     head_frames: (T,3,3) the head's orientation from the face (columns left, up, forward, P's axes; NaN
     where no face, see face_head_frames): replaces the head's part frame there, eased back to the body's
     (head_weights (T,) 0..1 to choose the blend; default 1 where given, fading over FACE_HEAD_FADE_S)."""
-    if root_mode not in ROOT_MODES:
-        raise ValueError(f"root_mode must be one of {ROOT_MODES}")
-    usable, missing, rest_points, at_rest = _rest_parts(rest, bone_map)
-    T = len(P)
-    target = part_frames(P)
-    if head_frames is not None and "head" in usable:
-        target["head"] = _face_head(target["head"], np.asarray(head_frames, np.float64), at_rest["head"][0],
-                                    rest.bones[usable["head"]].rotation, head_weights, fps)
-
-    # World (armature-space) orientation wanted for each posed bone: delta of its part's frame.
-    delta = {role: target[role] @ np.swapaxes(at_rest[role], -1, -2) for role in target if role in usable}
-    held = {}
-    for role, good in (reliable or {}).items():
-        if role in delta and not good.all():
-            held[role] = int((~good).sum())
-            delta[role] = hold_last(delta[role], good)
-    wanted: dict[str, np.ndarray] = {}
-    for role, d in delta.items():
-        wanted[usable[role]] = d @ rest.bones[usable[role]].rotation
-    if "chest" in usable and rest.is_ancestor(usable["hips"], usable["chest"]):
-        # spine bones between hips and chest: bend and twist spread along the spine
-        between = rest.chain(usable["chest"], usable["hips"])
-        for i, name in enumerate(between, start=1):
-            d = slerp_matrices(delta["hips"], delta["chest"], i / (len(between) + 1))
-            wanted[name] = d @ rest.bones[name].rotation
-        if between:
-            _align_chain(rest, usable["hips"], between, usable["chest"], _mid(rest_points, "hip"),
-                         _mid(rest_points, "shoulder"), _mid(P, "shoulder") - _mid(P, "hip"), wanted)
-    if "neck" in usable and "head" in usable and rest.is_ancestor(usable["neck"], usable["head"]):
-        # bones between neck and head follow the neck
-        between = rest.chain(usable["head"], usable["neck"])
-        for name in between:
-            wanted[name] = delta["neck"] @ rest.bones[name].rotation
-        if "chest" in usable and rest.is_ancestor(usable["chest"], usable["neck"]):
-            _align_chain(rest, usable["chest"], [usable["neck"]] + between, usable["head"],
-                         _mid(rest_points, "shoulder"), _mid(rest_points, "ear"),
-                         _mid(P, "ear") - _mid(P, "shoulder"), wanted)
-
-    # Local rotations through the parent chain: R_pose = R_pose_parent · R_rest_parentᵀ · R_rest · R_basis.
-    posed: dict[str, np.ndarray] = {}
-    local: dict[str, np.ndarray] = {}
-    identity = np.broadcast_to(np.eye(3), (T, 3, 3))
-    for name in rest.ordered():
-        bone = rest.bones[name]
-        parent = bone.parent if bone.parent in rest.bones else None
-        # Orientation the bone would have with an identity basis (inherits the parent's motion).
-        inherited = bone.rotation if parent is None else (
-            posed[parent] @ rest.bones[parent].rotation.T @ bone.rotation)
-        inherited = np.broadcast_to(inherited, (T, 3, 3))
-        if name in wanted:
-            posed[name] = wanted[name]
-            basis = np.swapaxes(inherited, -1, -2) @ wanted[name]
-            local[name] = make_continuous(matrix_to_quaternion(basis))
-        else:
-            posed[name] = inherited if parent is not None else identity @ bone.rotation
-    solution = Solution(local, {n: posed[n] for n in wanted}, T, missing, filled, held=held)
-    if root_mode != "in_place":
-        _root_motion(solution, rest, usable, rest_points, posed, P, root_mode, trajectory, fps, foot_lock)
-    return solution
+    return rig_solver(rest, bone_map).solve(P, filled, reliable, root_mode, trajectory, fps, foot_lock,
+                                            head_frames, head_weights)
 
 
-def _foot_points(rest: RestPose, usable, rest_points, posed) -> dict[str, np.ndarray]:
-    """Per foot, (T,3) the lowest of its ankle/heel/toe points each frame (hips at rest)."""
-    heads = None
-    feet = {}
-    for side, s in (("L", "left"), ("R", "right")):
-        foot = usable.get(f"foot.{side}") or usable.get(f"shin.{side}")
-        if foot is None:
-            continue
-        toe = usable.get(f"toe.{side}", foot)
-        pts = []
-        for name, bone in ((f"{s}_ankle", foot), (f"{s}_heel", foot), (f"{s}_foot_index", toe)):
-            point = rest_points[I[name]]
-            if not np.isfinite(point).all() or bone not in posed:
-                continue
-            if heads is None:
-                heads = posed_heads(rest, posed)
-            b = rest.bones[bone]
-            pts.append(heads[bone] + np.einsum("tij,j->ti", posed[bone] @ b.rotation.T, point - b.head))
-        if pts:
-            stack = np.stack(pts, 1)  # (T, n, 3)
-            feet[side] = stack[np.arange(len(stack)), np.argmin(stack[..., 2], axis=1)]
-    return feet
-
-
-def _root_motion(solution: Solution, rest: RestPose, usable, rest_points, posed, P, mode, trajectory, fps,
+def _root_motion(solution: Solution, rest: RestPose, usable, rest_points, feet, P, mode, trajectory, fps,
                  foot_lock) -> None:
     """The body's translation: vertical grounding (the lowest foot point stays on the rest pose's
     floor) while a foot is planted and the camera-based height in flight (jumps, hops, falls), plus
-    horizontal travel from the camera-based trajectory scaled to the rig, with planted feet locked."""
-
+    horizontal travel from the camera-based trajectory scaled to the rig, with planted feet locked.
+    feet: RigSolver.foot_points."""
     carrier = usable.get("torso", usable["hips"])  # Rigify moves the body with 'torso', not 'hips'
     parent = rest.bones[carrier].parent
-    feet = _foot_points(rest, usable, rest_points, posed)
     if not feet or (parent is not None and parent in solution.rotations):
         return
     sole = [I[f"{s}_{n}"] for s in ("left", "right") for n in ("ankle", "heel", "foot_index")]
@@ -417,50 +523,29 @@ def _leg_length(points: np.ndarray) -> np.ndarray:
     return np.nanmean(np.stack(legs), axis=0)
 
 
-def posed_heads(rest: RestPose, posed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """(T,3) head position of every bone for armature-space orientations `posed`, root at rest."""
-    heads: dict[str, np.ndarray] = {}
-    for name in rest.ordered():
-        bone = rest.bones[name]
-        parent = bone.parent if bone.parent in rest.bones else None
-        if parent is None:
-            heads[name] = np.broadcast_to(bone.head, posed[name].shape[:-2] + (3,))
-        else:
-            p = rest.bones[parent]
-            heads[name] = heads[parent] + np.einsum("tij,j->ti", posed[parent] @ p.rotation.T, bone.head - p.head)
-    return heads
-
-
 def _mid(points: np.ndarray, joint: str) -> np.ndarray:
     return (points[..., I[f"left_{joint}"], :] + points[..., I[f"right_{joint}"], :]) / 2
 
 
-def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(T,3,3) smallest rotations taking directions a to b (robust for opposite directions)."""
-    from .rotations import rotation_between
-
-    return rotation_between(a, b)
+_EYE = np.eye(3)
+_CONVERGED = 1e-10 + 1e-5 * _EYE
 
 
-def _align_chain(rest: RestPose, base: str, between: list[str], end: str, base_point, end_point,
-                 target: np.ndarray, wanted, iterations: int = 4) -> None:
-    """Swing the bones `between` so that the line from base_point (carried by bone `base`) to
-    end_point (carried by bone `end`) follows `target` (T,3). Base and end keep their orientations.
-    Used for the spine (mid-hip → mid-shoulder) and the neck (mid-shoulder → mid-ear): the landmarks
-    see those lines, not the curve of the bones between."""
-    chain = [base] + list(between) + [end]
-
-    def attached(name, point_rest, head_posed):  # where a rest point carried by bone `name` is now
-        b = rest.bones[name]
-        return head_posed + np.einsum("tij,j->ti", wanted[name] @ b.rotation.T, point_rest - b.head)
-
-    root = np.broadcast_to(rest.bones[base].head, target.shape)
+def _align_chain(W: np.ndarray, chain, target: np.ndarray, iterations: int = 4) -> None:
+    """Swing the chain's middle bones so that the line from its base point (carried by its first bone)
+    to its end point (carried by its last) follows `target` (T,3); the first and last bones keep their
+    orientations. W: (T,n,3,3) posed orientations, changed in place; chain: RigSolver._chain. Used for
+    the spine (mid-hip → mid-shoulder) and the neck (mid-shoulder → mid-ear): the landmarks see those
+    lines, not the curve of the bones between."""
+    ends, end_coef, moving, coef = chain
+    fixed = np.einsum("tkij,kj->ti", W[:, ends], end_coef)
+    swung = np.einsum("tkij,kj->ti", W[:, moving], coef)
+    total = None
     for _ in range(iterations):
-        head = root
-        for parent, child in zip(chain[:-1], chain[1:]):
-            head = attached(parent, rest.bones[child].head, head)
-        swing = _rotation_between(attached(end, end_point, head) - attached(base, base_point, root), target)
-        if np.allclose(swing, np.eye(3), atol=1e-10):
+        swing = rotation_between(fixed + swung, target)
+        if (np.abs(swing - _EYE) <= _CONVERGED).all():   # np.allclose(swing, I, atol=1e-10), without its overhead
             break
-        for name in between:
-            wanted[name] = swing @ wanted[name]
+        swung = np.einsum("tij,tj->ti", swing, swung)
+        total = swing if total is None else swing @ total
+    if total is not None:
+        W[:, moving] = total[:, None] @ W[:, moving]

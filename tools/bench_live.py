@@ -6,7 +6,7 @@ recorded take processed offline against the same clip captured offline.
 
 The source: samples/cam01.mp4 resampled to --fps (every other frame of the 60 fps clip for 30), served
 in a loop as MJPEG over HTTP on 127.0.0.1 by a small server thread (`MjpegServer`, also used by the
-tests). The "Blender main thread" is simulated by a loop that wakes every 10 ms (the live timer's
+tests). The "Blender main thread" is simulated by a loop that wakes every TICK_S (blender/live.py, the live timer's
 interval) and runs blender/live.py's tick on a real armature (bpy module): latency = arrival of the
 frame → its bones set; stall = how late a wake-up came plus the tick's own time.
 
@@ -127,10 +127,12 @@ def load_package():
     return runpy.run_path(str(ROOT / "cli.py"))["load_package"]()
 
 
-def main_thread_run(scene, seconds: float, interval: float = 0.01):
-    """The Blender main thread, simulated: wake every `interval`, tick, measure. → (stalls ms, ticks ms)."""
+def main_thread_run(scene, seconds: float, interval: float | None = None):
+    """The Blender main thread, simulated: wake every `interval` (default: the live timer's, TICK_S),
+    tick, measure. → (stalls ms, ticks ms)."""
     from video_mocap.blender import live as blender_live
 
+    interval = blender_live.TICK_S if interval is None else interval
     stalls, ticks = [], []
     t_end = time.perf_counter() + seconds
     due = time.perf_counter() + interval
@@ -165,10 +167,12 @@ def bench_stream(args) -> dict:
         _, bone_map = choose_bone_map(obj, "metarig")
         poser = live_mod.LivePoser(read_rest_pose(obj), bone_map)
         live = LiveCapture.open(server.url, model=args.model, on_result=poser,
-                                pose_thread=not args.pose_inline)
+                                pose_thread=args.pose_thread)
+        live.fresh_wait = args.fresh_wait
         blender_live.begin(scene, live, obj)
         time.sleep(1.0)  # warm-up (first detection, the pose filter)
         blender_live.state(scene).latencies.clear()
+        blender_live.state(scene).stages.clear()
         p0, d0, g0 = live.processed, live.dropped, live.grabber.grabbed
         t0 = time.perf_counter()
         stalls, ticks = main_thread_run(scene, args.seconds)
@@ -176,6 +180,7 @@ def bench_stream(args) -> dict:
         processed, dropped, grabbed = live.processed - p0, live.dropped - d0, live.grabber.grabbed - g0
         lat = list(blender_live.state(scene).latencies)
         solve_ms = blender_live.state(scene).solve_ms
+        stages = np.array(blender_live.state(scene).stages).reshape(-1, 4)
         blender_live.end(scene)
     has_keys = bool(obj.animation_data and obj.animation_data.action)
     return {"source_fps": args.fps, "frames_arrived": grabbed, "processed_fps": processed / elapsed,
@@ -183,6 +188,10 @@ def bench_stream(args) -> dict:
             "latency_p95_ms": float(np.percentile(lat, 95)), "main_thread_max_stall_ms": float(max(stalls)),
             "main_thread_p99_stall_ms": float(np.percentile(stalls, 99)), "tick_max_ms": float(max(ticks)),
             "solve_ms_median": float(np.median(solve_ms)) if solve_ms else 0.0,
+            # where the latency goes (medians, ms): waiting for the landmarker, detection, landmarks →
+            # pose ready (hand-over and solve), pose ready → bones set (the main thread's timer)
+            "stages_median_ms": {name: round(float(v), 2) for name, v in zip(
+                ("waiting", "detection", "to_pose", "to_bones"), np.median(stages, axis=0))} if len(stages) else {},
             "keyframes_created": has_keys}
 
 
@@ -250,8 +259,11 @@ def main(argv=None) -> int:
     ap.add_argument("--source-side", type=int, default=960,
                     help="the served frames' longer side (the clip is 1920; 0 = as is)")
     ap.add_argument("--skip-accuracy", action="store_true")
-    ap.add_argument("--pose-inline", action="store_true",
-                    help="solve in the landmarker thread after each detection (default: a poser thread of its own)")
+    ap.add_argument("--fresh-wait", type=float, default=None,
+                    help="capture/live.py FRESH_WAIT: wait up to this fraction of a frame interval for a fresh "
+                         "frame when the newest is old (0: never; default: the module's)")
+    ap.add_argument("--pose-thread", action="store_true",
+                    help="solve in a poser thread of its own (default: in the landmarker thread after each detection)")
     ap.add_argument("--accuracy-speed", type=float, default=1.0,
                     help="play the clip this fast for the accuracy take (1 = real time; 0.2 = as a machine that "
                          "keeps up with every frame would see it)")
@@ -260,8 +272,13 @@ def main(argv=None) -> int:
     import bpy  # noqa: F401  (before MediaPipe)
 
     load_package()
+    if args.fresh_wait is None:
+        from video_mocap.capture.live import FRESH_WAIT
+
+        args.fresh_wait = FRESH_WAIT
     figures = {"load_average_before": os.getloadavg(), "cpus": os.cpu_count(), "model": args.model,
-               "source_side": args.source_side, "pose_thread": not args.pose_inline}
+               "source_side": args.source_side, "pose_thread": args.pose_thread,
+               "fresh_wait": args.fresh_wait}
     if not args.skip_stream:
         figures["stream"] = bench_stream(args)
     if not args.skip_accuracy:

@@ -92,6 +92,10 @@ def test_live_sets_bone_rotations_without_keyframes(scene, server):
     assert len(bpy.data.actions) == actions
     assert rig.animation_data is None or rig.animation_data.action is None
     assert max(state.latencies) < 2000 and state.max_tick_ms < 30
+    # the breakdown (waiting, detection, landmarks → pose, pose → bones set) accounts for each latency
+    assert len(state.stages) == len(state.latencies)
+    for stages, latency in zip(state.stages, state.latencies):
+        assert min(stages) >= 0 and abs(sum(stages) - latency) < 1e-6
     tick_until(scene, lambda: state.fps > 0, timeout=5)
     assert "fps" in state.status and "dropped" in state.status
     assert bpy.ops.video_mocap.live_stop() == {"FINISHED"}

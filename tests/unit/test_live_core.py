@@ -79,6 +79,29 @@ def test_grabber_keeps_only_the_newest_frame():
     assert grabber.ended == "stopped" and grabber.source.closed
 
 
+def test_an_old_newest_frame_waits_briefly_for_the_next_one():
+    """The landmarker gets free when the newest frame is most of an interval old: it takes the next
+    frame, due within a quarter interval, rather than the stale one; a fresh newest frame is taken at once."""
+    grabber = FrameGrabber(FakeSource(fps=10)).start()   # a frame every 100 ms
+    try:
+        frame = None
+        for _ in range(5):  # a few intervals known
+            frame = grabber.newest(frame.seq if frame else 0, timeout=2)
+        time.sleep(max(0.0, frame.arrival + 0.085 - time.perf_counter()))   # 85 ms old: the next due in ~15
+        t0 = time.perf_counter()
+        got = grabber.newest(frame.seq - 1, timeout=2, fresh_wait=0.25)
+        assert got.seq == frame.seq + 1 and time.perf_counter() - t0 < 0.06
+        fresh = grabber.newest(got.seq, timeout=2)                          # just arrived
+        t0 = time.perf_counter()
+        again = grabber.newest(fresh.seq - 1, timeout=2, fresh_wait=0.25)
+        assert again.seq == fresh.seq and time.perf_counter() - t0 < 0.02
+        stale = grabber.newest(again.seq, timeout=2)
+        time.sleep(max(0.0, stale.arrival + 0.08 - time.perf_counter()))
+        assert grabber.newest(stale.seq - 1, timeout=2).seq == stale.seq    # fresh_wait 0: as it is
+    finally:
+        grabber.stop()
+
+
 def test_a_busy_landmarker_drops_frames_and_latency_stays_bounded():
     landmarker = FakeLandmarker(busy=0.03)
     results = []
@@ -179,6 +202,54 @@ def test_the_live_pose_is_the_offline_solvers():
             bone = BONE_MAP[role]
             assert angle_between(got[bone], want[bone][t:t + 1]).max() < 1e-3, (role, t)
     assert poser(LiveResult(99, 0, 0, 999.0, None)) is None   # nobody: no new pose (the last one holds)
+
+
+def _quaternion_angle_deg(a, b):
+    """Angle (degrees) between rotations given as unit quaternions (…,4), either sign."""
+    return np.degrees(2 * np.arccos(np.clip(np.abs(np.sum(a * b, axis=-1)), 0.0, 1.0)))
+
+
+@pytest.mark.parametrize("preset", ["synthetic", "mixamo", "unreal"])
+def test_the_live_one_frame_solve_gives_the_offline_rotations(preset, monkeypatch):
+    """Frame by frame, the live poser's rotations and root motion are the offline solver's for the same
+    take (noisy landmarks, not exactly the rig's), and a frame reads nothing from the rig again: the
+    rig's data was worked out once, when the poser was made."""
+    from preset_rigs import preset_rest
+
+    from video_mocap.retarget import body, solver
+    from video_mocap.retarget import rig as rig_mod
+    from video_mocap.retarget.bonemaps import resolve_preset
+
+    if preset == "synthetic":
+        rig, bone_map = make_rig("A", seed=4, spine_bones=3), BONE_MAP
+    else:
+        rig = preset_rest(preset, "T", seed=2)
+        bone_map = resolve_preset(preset, list(rig.bones), {n: b.parent for n, b in rig.bones.items()})
+    frames = 20
+    source = make_rig("T", seed=7)
+    P = np.nan_to_num(landmarks_from_pose(source, random_pose(source, frames, seed=8), frames))
+    P = P + np.random.default_rng(1).normal(scale=0.01, size=P.shape)
+    offline = solver.solve_points(P, rig, bone_map, root_mode="grounded", foot_lock=False)
+    poser = LivePoser(rig, bone_map, smoothing="none", root_mode="grounded")
+
+    def rebuilt(*args, **kw):
+        raise AssertionError("a live frame worked the rig's data out again")
+
+    for module, name in ((solver, "rest_landmarks"), (solver, "resolve_bone_map"), (body, "rest_landmarks")):
+        monkeypatch.setattr(module, name, rebuilt)
+    for method in ("ordered", "chain", "is_ancestor"):
+        monkeypatch.setattr(rig_mod.RestPose, method, rebuilt)
+    mp = np.stack([P[..., 0], -P[..., 2], P[..., 1]], axis=-1)   # MediaPipe's axes, as the landmarker gives
+    worst = 0.0
+    for t in range(frames):
+        pose = poser(_result(mp[t], 1000 / 30 * t, t + 1))
+        assert list(pose.rotations) == list(offline.rotations)
+        for bone, q in pose.rotations.items():
+            worst = max(worst, float(_quaternion_angle_deg(q, offline.rotations[bone][t])))
+        assert set(pose.locations) == set(offline.locations)
+        for bone, loc in pose.locations.items():
+            np.testing.assert_allclose(loc, offline.locations[bone][t], atol=1e-9)
+    assert worst < 0.01, worst
 
 
 def test_the_filtered_pose_follows_with_little_lag():

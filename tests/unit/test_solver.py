@@ -138,3 +138,45 @@ def test_every_preset_covers_every_posed_role():
     from video_mocap.retarget.rig import POSED_ROLES
     for preset in PRESETS.values():
         assert set(POSED_ROLES) <= set(preset)
+
+
+def _noisy_landmarks(frames=15, seed=6):
+    """Landmarks of a moving person with noise: not exactly any rig's, like a detector's."""
+    quats = random_pose(make_rig("A", seed=1), frames, seed=seed)
+    P = np.nan_to_num(landmarks_from_pose(make_rig("A", seed=1), quats, frames))
+    return P + np.random.default_rng(seed).normal(scale=0.01, size=P.shape)
+
+
+@pytest.mark.parametrize("preset", ["mixamo", "unreal", "cmu", "vrm"])
+def test_batched_forward_kinematics_is_blenders(preset):
+    """The solver's batched parent chains (RigSolver) against a bone-by-bone evaluation (fk.pose_matrices,
+    Blender's rule): the local rotations give back the wanted orientations, also through unposed bones
+    (clavicles, twist bones), and the grounded root offset puts the lowest foot point on the floor."""
+    from preset_rigs import preset_rest
+
+    from video_mocap.retarget.bonemaps import resolve_preset
+    from video_mocap.retarget.solver import rig_solver
+
+    rig = preset_rest(preset, "A", seed=3)
+    bone_map = resolve_preset(preset, list(rig.bones), {n: b.parent for n, b in rig.bones.items()})
+    P = _noisy_landmarks()
+    solution = solve_points(P, rig, bone_map, root_mode="grounded", foot_lock=False)
+    unposed_between = [n for n, b in rig.bones.items() if n not in solution.rotations
+                       and any(c.parent == n for m, c in rig.bones.items() if m in solution.rotations)]
+    assert unposed_between, "the rig should have unposed bones between posed ones"
+    mats = pose_matrices(rig, solution.rotations, len(P))
+    for bone, world in solution.world_rotations.items():
+        np.testing.assert_allclose(mats[bone][:, :3, :3], world, atol=1e-9, err_msg=bone)
+    solver = rig_solver(rig, bone_map)
+    lowest = []
+    for side, s in (("L", "left"), ("R", "right")):
+        foot = bone_map[f"foot.{side}"]
+        toe = bone_map.get(f"toe.{side}", foot)
+        points = []
+        for name, bone in ((f"{s}_ankle", foot), (f"{s}_heel", foot), (f"{s}_foot_index", toe)):
+            local = np.linalg.inv(rig.bones[bone].matrix) @ np.append(solver.rest_points[INDEX[name]], 1.0)
+            points.append((mats[bone] @ local)[:, 2])
+        lowest.append(np.min(points, axis=0))
+    sole = [INDEX[f"{s}_{n}"] for s in ("left", "right") for n in ("ankle", "heel", "foot_index")]
+    floor = np.nanmin(solver.rest_points[sole, 2])
+    np.testing.assert_allclose(solution.root_offset[:, 2], floor - np.min(lowest, axis=0), atol=1e-9)
