@@ -1,5 +1,7 @@
 """Armatures named and built like each preset's real rigs (hierarchy, extra bones, rest pose),
-as RestPose data (numpy) and as real Blender armatures (bpy), for the retargeting tests."""
+as RestPose data (numpy) and as real Blender armatures (bpy), for the retargeting tests; and the small
+Blender helpers the bpy tests share (plain armatures, posed matrices, a rig linked from a library, the
+metarig with the user's own action)."""
 from __future__ import annotations
 
 import numpy as np
@@ -209,3 +211,64 @@ def snapshot(obj, frame: int) -> RestPose:
         snap.bones[pb.name] = RestBone(pb.name, pb.parent.name if pb.parent else None, np.array(pb.matrix),
                                        np.array(pb.head), np.array(pb.tail))
     return snap
+
+
+def plain_armature(name: str, bones):
+    """A Blender armature object `name`, linked to the scene and active, with bones (name, parent, head,
+    tail) in that order (parents first); no edit mode at all when `bones` is empty."""
+    import bpy
+
+    data = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, data)
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    if bones:
+        bpy.ops.object.mode_set(mode="EDIT")
+        for bone, parent, head, tail in bones:
+            eb = data.edit_bones.new(bone)
+            eb.head, eb.tail = head, tail
+            if parent:
+                eb.parent = data.edit_bones[parent]
+        bpy.ops.object.mode_set(mode="OBJECT")
+    return obj
+
+
+def posed_matrices(obj, frames: int) -> dict[str, np.ndarray]:
+    """Each pose bone's matrix (armature space) on scene frames 1..frames: {name: (frames, 4, 4)}."""
+    import bpy
+
+    out = {pb.name: np.empty((frames, 4, 4)) for pb in obj.pose.bones}
+    for f in range(frames):
+        bpy.context.scene.frame_set(1 + f)
+        for pb in obj.pose.bones:
+            out[pb.name][f] = np.array(pb.matrix)
+    return out
+
+
+def linked_from_library(name: str, blend) -> object:
+    """Save the open file as `blend`, start an empty one and link object `name` from it into the scene:
+    → the linked object (its data belongs to the library file)."""
+    import bpy
+
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    with bpy.data.libraries.load(str(blend), link=True) as (_, dst):
+        dst.objects = [name]
+    linked = dst.objects[0]
+    bpy.context.scene.collection.objects.link(linked)
+    return linked
+
+
+def metarig_with_user_action():
+    """The add-on's Add Metarig operator, then the user's own action "users_walk" on the new (active) rig,
+    its spine keyed at frame 5: → (rig, action)."""
+    import bpy
+
+    assert bpy.ops.video_mocap.add_metarig() == {"FINISHED"}
+    rig = bpy.context.active_object
+    rig.animation_data_create()
+    user_action = bpy.data.actions.new("users_walk")
+    rig.animation_data.action = user_action
+    rig.pose.bones["spine"].rotation_quaternion = (0.9, 0.1, 0, 0)
+    rig.pose.bones["spine"].keyframe_insert("rotation_quaternion", frame=5)
+    return rig, user_action

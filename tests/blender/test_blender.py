@@ -3,6 +3,7 @@ import re
 
 import numpy as np
 import pytest
+from preset_rigs import metarig_with_user_action
 
 import video_mocap
 from video_mocap.capture.track import PoseTrack
@@ -37,14 +38,7 @@ def captured(scene, sample_video):
 def applied(scene, captured):
     from video_mocap.blender.action import action_fcurves
 
-    assert bpy.ops.video_mocap.add_metarig() == {"FINISHED"}
-    rig = bpy.context.active_object
-    # The user's own animation must survive.
-    rig.animation_data_create()
-    user_action = bpy.data.actions.new("users_walk")
-    rig.animation_data.action = user_action
-    rig.pose.bones["spine"].rotation_quaternion = (0.9, 0.1, 0, 0)
-    rig.pose.bones["spine"].keyframe_insert("rotation_quaternion", frame=5)
+    rig, user_action = metarig_with_user_action()  # the user's own animation must survive
     user_keys = [tuple(k.co) for fc in action_fcurves(user_action, rig) for k in fc.keyframe_points]
     assert bpy.ops.video_mocap.apply() == {"FINISHED"}
     return rig, user_action, user_keys

@@ -2,6 +2,7 @@
 spaces, unicode): the keys must land on the right bones (issue 19 #9)."""
 import numpy as np
 import pytest
+from preset_rigs import plain_armature
 
 bpy = pytest.importorskip("bpy")
 
@@ -13,18 +14,8 @@ MODES = ["QUATERNION", "XYZ", "AXIS_ANGLE", "QUATERNION", "ZXY", "QUATERNION", "
 
 @pytest.fixture(scope="module")
 def rig():
-    from mathutils import Vector
-
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    data = bpy.data.armatures.new("escape")
-    obj = bpy.data.objects.new("escape", data)
-    bpy.context.scene.collection.objects.link(obj)
-    bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode="EDIT")
-    for i, name in enumerate(NAMES):
-        eb = data.edit_bones.new(name)
-        eb.head, eb.tail = Vector((i, 0, 0)), Vector((i, 0, 1))
-    bpy.ops.object.mode_set(mode="OBJECT")
+    obj = plain_armature("escape", [(name, None, (i, 0, 0), (i, 0, 1)) for i, name in enumerate(NAMES)])
     assert [pb.name for pb in obj.pose.bones] == NAMES  # Blender keeps every one of these names
     for pb, mode in zip(obj.pose.bones, MODES):
         pb.rotation_mode = mode

@@ -3,6 +3,7 @@ only when writing, and a failing Blender exporter is an ExportError naming the f
 import os
 
 import pytest
+from preset_rigs import plain_armature
 
 from video_mocap.capture.errors import ExportError
 
@@ -13,19 +14,8 @@ from video_mocap.blender.export import check_writable, export_bvh, export_fbx  #
 
 @pytest.fixture(scope="module")
 def rig():
-    from mathutils import Vector
-
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    data = bpy.data.armatures.new("exp")
-    obj = bpy.data.objects.new("exp", data)
-    bpy.context.scene.collection.objects.link(obj)
-    bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode="EDIT")
-    root = data.edit_bones.new("root")
-    root.head, root.tail = Vector((0, 0, 0)), Vector((0, 0, 1))
-    child = data.edit_bones.new("child")
-    child.head, child.tail, child.parent = Vector((0, 0, 1)), Vector((0, 0, 2)), root
-    bpy.ops.object.mode_set(mode="OBJECT")
+    obj = plain_armature("exp", [("root", None, (0, 0, 0), (0, 0, 1)), ("child", "root", (0, 0, 1), (0, 0, 2))])
     for frame, w in ((1, 1.0), (5, 0.7)):
         obj.pose.bones["child"].rotation_quaternion = (w, (1 - w * w) ** 0.5, 0, 0)
         obj.pose.bones["child"].keyframe_insert("rotation_quaternion", frame=frame)

@@ -4,7 +4,7 @@ MakeHuman), and a known hand performance keyed and evaluated by Blender: each jo
 abduction on the posed armature equal the landmarks'."""
 import numpy as np
 import pytest
-from preset_rigs import build_armature, preset_rest
+from preset_rigs import build_armature, posed_matrices, preset_rest
 from synthetic_hands import add_fingers, performance
 
 from video_mocap.retarget.body import rest_landmarks
@@ -21,15 +21,6 @@ SIDES = (("L", 0, 1.0), ("R", 1, -1.0))
 
 def hands(frames=FRAMES):
     return np.stack([performance(1.0, frames, 3), performance(-1.0, frames, 4)], axis=1)
-
-
-def posed_matrices(obj, frames):
-    out = {pb.name: np.empty((frames, 4, 4)) for pb in obj.pose.bones}
-    for f in range(frames):
-        bpy.context.scene.frame_set(1 + f)
-        for pb in obj.pose.bones:
-            out[pb.name][f] = np.array(pb.matrix)
-    return out
 
 
 def bake(obj, bone_map, frames=FRAMES):

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import ROOT
-from preset_rigs import build_armature, preset_rest
+from preset_rigs import build_armature, posed_matrices, preset_rest
 
 from video_mocap.capture.track import PoseTrack
 from video_mocap.retarget.body import part_frames, posed_landmarks
@@ -24,15 +24,6 @@ LIMBS = [f"{limb}.{side}" for limb in ("upper_arm", "forearm", "thigh", "shin") 
 TARGETS = [("mixamo", "T", 1.1, 3), ("unreal", "A", 0.9, 4), ("cmu", "T", 1.0, 5), ("vrm", "A", 1.05, 6),
            ("daz", "A", 1.0, 8), ("cc", "T", 0.95, 9)]
 DETECTED = {"daz": "generic", "cc": "generic"}  # no preset: the bone map is guessed from the names
-
-
-def posed_matrices(obj, frames):
-    out = {pb.name: np.empty((frames, 4, 4)) for pb in obj.pose.bones}
-    for f in range(frames):
-        bpy.context.scene.frame_set(1 + f)
-        for pb in obj.pose.bones:
-            out[pb.name][f] = np.array(pb.matrix)
-    return out
 
 
 def blender_to_mediapipe(P):
