@@ -30,18 +30,47 @@ SAMPLE = ROOT / "samples" / "cam01.mp4"
 FULL_MODEL = ROOT / "models" / "pose_landmarker_full.task"
 
 
+def existing(path: Path, fix: str, skip: bool = False) -> Path:
+    """`path` when it exists; else the test fails (skips, with skip=True) with "<path> missing: <fix>"."""
+    if not path.exists():
+        (pytest.skip if skip else pytest.fail)(f"{path} missing: {fix}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def sample_video():
-    if not SAMPLE.exists():
-        pytest.fail(f"{SAMPLE} missing: 'make test' fetches it (make sample)")
-    return SAMPLE
+    return existing(SAMPLE, "'make test' fetches it (make sample)")
 
 
 @pytest.fixture(scope="session")
 def full_model():
-    if not FULL_MODEL.exists():
-        pytest.fail(f"{FULL_MODEL} missing: 'make test' builds it (make models)")
-    return FULL_MODEL
+    return existing(FULL_MODEL, "'make test' builds it (make models)")
+
+
+def saved_and_loaded(track, path):
+    """`track` saved to `path` and loaded back → (the names of the arrays in the file, the loaded track)."""
+    import numpy as np
+
+    from video_mocap.capture.track import PoseTrack
+
+    path = track.save(path)
+    with np.load(path) as data:
+        files = set(data.files)
+    return files, PoseTrack.load(path)
+
+
+@pytest.fixture
+def scene():
+    """An empty Blender scene (factory settings) with the add-on registered; unregistered afterwards.
+    A test module may define its own `scene` (for instance module-scoped) instead."""
+    import bpy
+
+    import video_mocap
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    video_mocap.register()
+    yield bpy.context.scene
+    video_mocap.unregister()
 
 
 REAL_FOOTAGE = "test_real_footage.py"

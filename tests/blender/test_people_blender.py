@@ -11,7 +11,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import video_mocap
 from video_mocap.capture.track import PoseTrack
 
 bpy = pytest.importorskip("bpy")
@@ -19,14 +18,6 @@ bpy = pytest.importorskip("bpy")
 FRAMES, SIZE, FOV = 16, (1280, 720), 60.0
 PERSON1 = np.array([0.0, 0.0, 4.0])   # camera space of the hips (MediaPipe axes: x right, y down, z away)
 APART = np.array([1.0, 0.0, 0.5])     # person 2 = person 1 + this (1 m to the right, 0.5 m further away)
-
-
-@pytest.fixture
-def scene():
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    video_mocap.register()
-    yield bpy.context.scene
-    video_mocap.unregister()
 
 
 def rest_points() -> np.ndarray:

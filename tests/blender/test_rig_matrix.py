@@ -4,8 +4,8 @@ shared by two armatures) and the file saved and reopened mid-workflow. Each: the
 one clear message, and the user's data is untouched."""
 import numpy as np
 import pytest
+from preset_rigs import linked_from_library, plain_armature
 
-import video_mocap
 from video_mocap.capture.track import PoseTrack
 
 bpy = pytest.importorskip("bpy")
@@ -26,35 +26,10 @@ def track(track_path):
     return PoseTrack.load(track_path)
 
 
-@pytest.fixture
-def scene():
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    video_mocap.register()
-    yield bpy.context.scene
-    video_mocap.unregister()
-
-
 def apply(obj, track, **kw):
     from video_mocap.blender.apply import apply_track
 
     return apply_track(bpy.context, obj, track, **kw)
-
-
-def armature(name, bones):
-    """An armature with bones (name, parent, head, tail)."""
-    data = bpy.data.armatures.new(name)
-    obj = bpy.data.objects.new(name, data)
-    bpy.context.scene.collection.objects.link(obj)
-    bpy.context.view_layer.objects.active = obj
-    if bones:
-        bpy.ops.object.mode_set(mode="EDIT")
-        for bone, parent, head, tail in bones:
-            eb = data.edit_bones.new(bone)
-            eb.head, eb.tail = head, tail
-            if parent:
-                eb.parent = data.edit_bones[parent]
-        bpy.ops.object.mode_set(mode="OBJECT")
-    return obj
 
 
 def metarig(name="metarig"):
@@ -80,14 +55,14 @@ def test_non_humanoid_armatures_give_one_message(scene, track, case):
     from video_mocap.retarget.rig import RigError
 
     bones = {"no_bones": [], "one_bone": [("Bone", None, (0, 0, 0), (0, 0, 1))], "quadruped": quadruped()}[case]
-    obj = armature(case, bones)
+    obj = plain_armature(case, bones)
     with pytest.raises(RigError, match="No humanoid bones recognised"):
         apply(obj, track)
     assert obj.animation_data is None and len(bpy.data.actions) == 0
 
 
 def test_non_humanoid_through_the_apply_button(scene, track_path):
-    obj = armature("horse", quadruped())
+    obj = plain_armature("horse", quadruped())
     scene.video_mocap.track_path = str(track_path)
     bpy.context.view_layer.objects.active = obj
     obj.select_set(True)
@@ -175,13 +150,7 @@ def test_constraints_and_drivers_are_kept_and_keys_land(scene, track):
 
 def test_library_override_can_be_keyed(scene, track, tmp_path):
     metarig("LibRig")
-    lib = tmp_path / "lib.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(lib))
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    with bpy.data.libraries.load(str(lib), link=True) as (src, dst):
-        dst.objects = ["LibRig"]
-    linked = dst.objects[0]
-    bpy.context.scene.collection.objects.link(linked)
+    linked = linked_from_library("LibRig", tmp_path / "lib.blend")
     override = linked.override_create(remap_local_usages=True)
     assert override.override_library is not None and override.data.library is not None
     result = apply(override, track)

@@ -3,8 +3,8 @@ the modal capture stepped by its timer to completion and to cancel, takes, bone 
 the reference video, exports."""
 import numpy as np
 import pytest
+from preset_rigs import metarig_with_user_action
 
-import video_mocap
 from video_mocap.capture.track import PoseTrack
 
 bpy = pytest.importorskip("bpy")
@@ -59,14 +59,6 @@ def draw_all(context) -> dict:
         panel.draw(stand_in, context)
         out[name] = stand_in.layout
     return out
-
-
-@pytest.fixture
-def scene():
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    video_mocap.register()
-    yield bpy.context.scene
-    video_mocap.unregister()
 
 
 class CaptureDriver:
@@ -417,13 +409,7 @@ def test_one_undo_reverts_an_apply_completely(scene, sample_video, full_model):
     settings.video_path = str(sample_video)
     settings.use_frame_range, settings.frame_first, settings.frame_last = True, 0, 4
     assert bpy.ops.video_mocap.capture() == {"FINISHED"}
-    assert bpy.ops.video_mocap.add_metarig() == {"FINISHED"}
-    rig = bpy.context.active_object
-    rig.animation_data_create()
-    user_action = bpy.data.actions.new("users_walk")
-    rig.animation_data.action = user_action
-    rig.pose.bones["spine"].rotation_quaternion = (0.9, 0.1, 0, 0)
-    rig.pose.bones["spine"].keyframe_insert("rotation_quaternion", frame=5)
+    rig, user_action = metarig_with_user_action()
     rig.pose.bones["upper_arm.L"].rotation_quaternion = (0.8, 0, 0.6, 0)  # a static pose, not keyed
     scene.frame_start, scene.frame_end, scene.render.fps = 3, 250, 24
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import existing
 
 from video_mocap.capture import face as capface
 from video_mocap.motion import face as F
@@ -46,9 +47,7 @@ def sha256(path):
 
 @pytest.fixture(scope="module")
 def model():
-    if not MODEL.exists():
-        pytest.skip(f"{MODEL} missing: build it with 'make models' (tools/build_models.py)")
-    return MODEL
+    return existing(MODEL, "build it with 'make models' (tools/build_models.py)", skip=True)
 
 
 @pytest.fixture(scope="module")

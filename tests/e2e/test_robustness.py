@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import ROOT
+from preset_rigs import linked_from_library
 from videos import ffmpeg, with_rotation, write_video
 
 from video_mocap.capture.track import PoseTrack
@@ -190,17 +191,7 @@ def test_bad_targets_in_the_headless_command(short_track, tmp_path):
     assert proc.returncode == 1 and "/dev/null/x.fbx" in last_line(proc)
 
 
-# --- the same through the Blender operators -------------------------------------------------------
-
-@pytest.fixture
-def scene():
-    import video_mocap
-
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    video_mocap.register()
-    yield bpy.context.scene
-    video_mocap.unregister()
-
+# --- the same through the Blender operators (`scene`: tests/conftest.py) ---------------------------
 
 @pytest.mark.parametrize("case,message", [("missing", "Video not found"), ("dir", "is a folder"),
                                           ("image", "PNG image"), ("noperson", "No person was found")])
@@ -345,13 +336,7 @@ def test_linked_armature_cannot_be_keyed(scene, short_track, tmp_path):
     from video_mocap.retarget.rig import RigError
 
     add_metarig(bpy.context, "LibRig")
-    lib = tmp_path / "lib.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(lib))
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    with bpy.data.libraries.load(str(lib), link=True) as (src, dst):
-        dst.objects = ["LibRig"]
-    linked = dst.objects[0]
-    bpy.context.scene.collection.objects.link(linked)
+    linked = linked_from_library("LibRig", tmp_path / "lib.blend")
     with pytest.raises(RigError, match="linked from another file"):
         apply_track(bpy.context, linked, PoseTrack.load(short_track))
 

@@ -2,6 +2,7 @@
 slicing, the parallel capture's row messages, and where a hand's crop is placed from the body."""
 import numpy as np
 import pytest
+from conftest import saved_and_loaded
 
 from video_mocap.capture.hands import LEFT, RIGHT, body_sides, hand_crop
 from video_mocap.capture.segment import Rows, place_rows
@@ -55,10 +56,8 @@ def test_round_trip_with_hands(tmp_path):
 
 def test_round_trip_without_hands(tmp_path):
     t = make_track(hands=False)
-    path = t.save(tmp_path / "body.npz")
-    with np.load(path) as data:
-        assert not set(HAND_KEYS) & set(data.files)
-    back = PoseTrack.load(path)
+    files, back = saved_and_loaded(t, tmp_path / "body.npz")
+    assert not set(HAND_KEYS) & files
     assert not back.has_hands and back.hand_presence is None
     assert same(back.world_landmarks, t.world_landmarks)
 
