@@ -139,6 +139,14 @@ def midpoint_errors_px(track, names, points, camera_params, to_world=ref.trc_to_
     return out
 
 
+def limb_directions(reference, track, camera):
+    """Reference and detected limb directions in the camera's frame → (expected, detected),
+    each {limb: (T, 3)}."""
+    names, points, cams = reference
+    expected = ref.limb_directions_camera(points, names, cams[calib_name(camera)][2])
+    return expected, ref.limb_directions_mediapipe(track.world_landmarks)
+
+
 def test_reference_files_parse(reference, tracks):
     names, points, cams = reference
     assert points.shape == (100, 21, 3) and np.isfinite(points).all()
@@ -188,10 +196,7 @@ def test_reference_projects_onto_detected_hips_and_shoulders(reference, tracks, 
 @pytest.mark.parametrize("camera", SIDED)
 def test_limb_directions_match_reference_in_camera_frame(reference, tracks, camera):
     """(a) Per-limb median angle between detected and reference directions, camera frame."""
-    names, points, cams = reference
-    R = cams[calib_name(camera)][2]
-    expected = ref.limb_directions_camera(points, names, R)
-    detected = ref.limb_directions_mediapipe(tracks[camera].world_landmarks)
+    expected, detected = limb_directions(reference, tracks[camera], camera)
     angles = {limb: ref.angle_deg(detected[limb], expected[limb]) for limb in ref.LIMBS}
     medians = {limb: round(float(np.median(a)), 1) for limb, a in angles.items()}
     assert max(medians.values()) < PER_LIMB_MEDIAN_MAX_DEG, medians
@@ -201,10 +206,7 @@ def test_limb_directions_match_reference_in_camera_frame(reference, tracks, came
 @pytest.mark.parametrize("camera", CAMERAS)
 def test_limb_directions_match_reference_in_image_plane(reference, tracks, camera):
     """(a) without MediaPipe's depth: the directions' x, y only, where the camera alignment shows."""
-    names, points, cams = reference
-    R = cams[calib_name(camera)][2]
-    expected = ref.limb_directions_camera(points, names, R)
-    detected = ref.limb_directions_mediapipe(tracks[camera].world_landmarks)
+    expected, detected = limb_directions(reference, tracks[camera], camera)
     medians = {}
     for limb in ref.LIMBS:
         a, b = detected[limb][:, :2], expected[limb][:, :2]
@@ -217,10 +219,7 @@ def test_limb_directions_match_reference_in_image_plane(reference, tracks, camer
 @pytest.mark.parametrize("camera", SIDED)
 def test_left_limbs_are_the_persons_left(reference, tracks, camera):
     """(b) Per frame, the detected left limbs are closer to the reference left limbs than to the right ones."""
-    names, points, cams = reference
-    R = cams[calib_name(camera)][2]
-    expected = ref.limb_directions_camera(points, names, R)
-    detected = ref.limb_directions_mediapipe(tracks[camera].world_landmarks)
+    expected, detected = limb_directions(reference, tracks[camera], camera)
     fractions = own_side_fractions(detected, expected)
     assert min(fractions.values()) >= LEFT_RIGHT_MIN_FRACTION, fractions
 
@@ -231,11 +230,8 @@ def test_left_right_flips_undone_in_every_camera(reference, tracks, camera):
     swapped by the model, come back to the person's own sides; the other cameras are left as they are."""
     from video_mocap.motion.sides import fix_side_flips
 
-    names, points, cams = reference
-    R = cams[calib_name(camera)][2]
-    expected = ref.limb_directions_camera(points, names, R)
     fixed, report = fix_side_flips(tracks[camera])
-    detected = ref.limb_directions_mediapipe(fixed.world_landmarks)
+    expected, detected = limb_directions(reference, fixed, camera)
     fractions = own_side_fractions(detected, expected)
     assert min(fractions.values()) >= 0.97, (fractions, report.flipped)
     if camera != "cam02":
