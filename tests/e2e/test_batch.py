@@ -169,6 +169,43 @@ def test_interrupted_batch_leaves_no_half_file_and_goes_on(clips, tmp_path):
     assert partials(out) == []
 
 
+def test_worker_keeps_the_people_counter_warm_but_never_a_tracking_landmarker(sample_video, full_model):
+    """A batch worker process (capture.landmarker.keep_warm): a closed IMAGE-mode landmarker (stateless)
+    is handed to the next one with the same model and settings and counts the same as a fresh one; a
+    VIDEO-mode one (it tracks from frame to frame) never is."""
+    import cv2
+
+    from video_mocap.capture import landmarker as lm
+
+    cap = cv2.VideoCapture(str(sample_video))
+    frames = [cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2RGB) for _ in range(3)]
+    cap.release()
+    with lm.Landmarker(full_model, num_poses=2, video=False) as fresh:
+        expected = [fresh.count_people(f, rgb=True) for f in frames]
+    lm.keep_warm(True)
+    try:
+        first = lm.Landmarker(full_model, num_poses=2, video=False)
+        kept = first._impl
+        assert [first.count_people(f, rgb=True) for f in frames] == expected
+        first.close()
+        again = lm.Landmarker(full_model, num_poses=2, video=False)
+        assert again._impl is kept
+        assert [again.count_people(f, rgb=True) for f in frames] == expected
+        other = lm.Landmarker(full_model, num_poses=3, video=False)  # other settings: its own
+        assert other._impl is not kept
+        other.close()
+        again.close()
+        tracking = lm.Landmarker(full_model)
+        used = tracking._impl
+        tracking.close()
+        tracking = lm.Landmarker(full_model)
+        assert tracking._impl is not used
+        tracking.close()
+    finally:
+        lm.keep_warm(False)
+    assert lm._WARM is None
+
+
 # ----------------------------------------------------------------------------------------------
 # Dask: a real scheduler and two workers on 127.0.0.1; one of them is killed mid-batch
 

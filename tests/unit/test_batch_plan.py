@@ -163,3 +163,26 @@ def test_every_single_video_option_is_passed_on():
     names = batch.shared_options(cli)
     assert {"model", "armature", "rig", "bone_map", "root", "smooth", "frames", "workers"} <= set(names)
     assert not {"out_dir", "format", "inputs", "video", "out", "help"} & set(names)
+
+
+def test_longest_videos_go_first(tmp_path):
+    """run_batch's order: the biggest files first (a stat, no decoding); a missing file last."""
+    jobs = [{"video": str(touch(tmp_path / f"{name}.mp4", b"x" * size))} for name, size in
+            (("short", 10), ("long", 1000), ("middle", 100))] + [{"video": str(tmp_path / "gone.mp4")}]
+    jobs.sort(key=batch._expected_work, reverse=True)
+    assert [os.path.basename(j["video"]) for j in jobs] == ["long.mp4", "middle.mp4", "short.mp4", "gone.mp4"]
+
+
+def test_dask_worker_process_runs_without_the_nannys_malloc_setting(monkeypatch):
+    """The Dask nanny sets MALLOC_TRIM_THRESHOLD_=65536 for its worker; the worker process a Dask worker
+    starts for the videos drops it (and keeps the rest of the environment, and a value set otherwise)."""
+    pytest.importorskip("distributed")
+    import dask
+
+    value = dask.config.get("distributed.nanny.pre-spawn-environ")["MALLOC_TRIM_THRESHOLD_"]
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", str(value))
+    monkeypatch.setenv("VIDEO_MOCAP_TEST_KEEP", "1")
+    env = batch._child_env()
+    assert "MALLOC_TRIM_THRESHOLD_" not in env and env["VIDEO_MOCAP_TEST_KEEP"] == "1"
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "12345")  # not the nanny's: someone chose it
+    assert batch._child_env()["MALLOC_TRIM_THRESHOLD_"] == "12345"
