@@ -399,12 +399,17 @@ def worker_command(bpy: bool = True) -> list[str]:
 
 def warm_up(bpy: bool) -> None:
     """A worker process's start, before its first job arrives (while the batch is still planning and the
-    other workers start): import Blender (first: after MediaPipe it crashes Blender 4.2), MediaPipe, the
-    pipeline and the exporters once for all its videos; keep the people counter's model loaded between
-    videos (capture.landmarker.keep_warm). Any failure here is left to the first job to report."""
+    other workers start): import Blender (first: after MediaPipe it crashes Blender 4.2), MediaPipe (without
+    the matplotlib its drawing utilities import: ~0.8 s of each worker's start, as in the capture's own
+    worker processes), the pipeline and the exporters once for all its videos; keep the people counter's
+    model loaded between videos (capture.landmarker.keep_warm). Any failure here is left to the first job
+    to report."""
     try:
         if bpy:
             import bpy as _bpy  # noqa: F401
+        from video_mocap.capture._spawn_worker import import_mediapipe_lean
+
+        import_mediapipe_lean()
         from video_mocap import pipeline  # noqa: F401
         from video_mocap.capture import landmarker, segment  # noqa: F401
 
