@@ -166,7 +166,9 @@ class Progress:
             print(text, file=sys.stderr, flush=True)
 
 
-def run(args) -> int:
+def start_run(args):
+    """The start every command shares (single video, live): progress, MediaPipe's log lines, the
+    pipeline options, and bpy imported first when there are Blender outputs. → (progress, options)."""
     from video_mocap import pipeline
 
     progress = Progress(args.quiet)
@@ -178,6 +180,13 @@ def run(args) -> int:
     if args.out:
         # Blender first: on Blender 4.2, importing bpy after MediaPipe's native libraries are loaded crashes.
         import bpy  # noqa: F401
+    return progress, options
+
+
+def run(args) -> int:
+    from video_mocap import pipeline
+
+    progress, options = start_run(args)
     from video_mocap.capture.files import check_writable
     from video_mocap.capture.people import person_path
 

@@ -227,18 +227,10 @@ def record(source_spec: str, options, seconds: float | None, progress=None, loop
 
 
 def run(args) -> int:
-    from . import pipeline
     from .capture.files import check_writable
-    from .cli import Progress, bake_and_export
+    from .cli import bake_and_export, start_run
 
-    progress = Progress(args.quiet)
-    if args.verbose:
-        from .capture.native_log import set_verbose
-
-        set_verbose(True)
-    options = pipeline.Options.from_args(args)
-    if args.out:
-        import bpy  # noqa: F401  (before MediaPipe: see cli.run)
+    progress, options = start_run(args)
     for out in args.out + ([args.landmarks] if args.landmarks else []):
         check_writable(out)
     track, report = record(args.source, options, args.seconds, LiveProgress(args.quiet, args.seconds))

@@ -185,6 +185,19 @@ def describe(spec: str) -> str:
     return Path(spec).name
 
 
+def _first_frame(cap, cannot_open: str, no_picture: str):
+    """(first frame, cap) of an OpenCV capture just made; released and a SourceError with the message
+    that fits when it did not open or sends nothing."""
+    if not cap.isOpened():
+        cap.release()
+        raise SourceError(cannot_open)
+    ok, frame = cap.read()
+    if not ok or frame is None:
+        cap.release()
+        raise SourceError(no_picture)
+    return frame, cap
+
+
 def open_source(spec, *, realtime: bool = True, loop: bool = False, open_timeout_s: float = OPEN_TIMEOUT_S,
                 read_timeout_s: float = READ_TIMEOUT_S, speed: float = 1.0) -> FrameSource:
     """'0' (a camera index) or '/dev/videoN', a URL OpenCV's FFmpeg backend opens (http:// MJPEG,
@@ -203,31 +216,21 @@ def _open(spec: str, realtime: bool, loop: bool, open_timeout_s: float, read_tim
                           "address (http://…, rtsp://…) or a video file.")
     if CAMERA_PATTERN.match(spec):
         device = int(spec) if spec.isdigit() else spec
-        cap = cv2.VideoCapture(device)
-        if not cap.isOpened():
-            cap.release()
-            raise SourceError(f"No camera {spec}: nothing is connected there, or it cannot be opened "
-                              f"(no permission). Check the camera and its number (0 is the first camera).")
-        ok, frame = cap.read()
-        if not ok or frame is None:
-            cap.release()
-            raise SourceError(f"Camera {spec} opened but sends no picture: it is probably in use by another "
-                              f"program. Close that program (or choose another camera) and start again.")
+        frame, cap = _first_frame(
+            cv2.VideoCapture(device),
+            f"No camera {spec}: nothing is connected there, or it cannot be opened "
+            f"(no permission). Check the camera and its number (0 is the first camera).",
+            f"Camera {spec} opened but sends no picture: it is probably in use by another "
+            f"program. Close that program (or choose another camera) and start again.")
         return CaptureSource(cap, "camera", f"camera {spec}", frame)
     if "://" in spec:
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
                   cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000)]
-        cap = cv2.VideoCapture(spec, cv2.CAP_FFMPEG, params)
-        if not cap.isOpened():
-            cap.release()
-            raise SourceError(f"Cannot open the stream {spec}: it is unreachable or not a video stream "
-                              f"(HTTP MJPEG, RTSP, … that FFmpeg reads). Check the address and that the "
-                              f"stream is running.")
-        ok, frame = cap.read()
-        if not ok or frame is None:
-            cap.release()
-            raise SourceError(f"The stream {spec} opened but sends no picture. Check that the camera behind "
-                              f"it is running.")
+        frame, cap = _first_frame(
+            cv2.VideoCapture(spec, cv2.CAP_FFMPEG, params),
+            f"Cannot open the stream {spec}: it is unreachable or not a video stream "
+            f"(HTTP MJPEG, RTSP, … that FFmpeg reads). Check the address and that the stream is running.",
+            f"The stream {spec} opened but sends no picture. Check that the camera behind it is running.")
         return CaptureSource(cap, "stream", spec, frame)
     return FileSource(spec, realtime=realtime, loop=loop, speed=speed)
 
