@@ -152,3 +152,4 @@ $(TRIXIE)/.done: $(TRIXIE)/.root tools/requirements-clean.txt requirements.txt
 bench: venv models sample
 	$(VPY) tools/bench_accuracy.py --write BENCHMARKS.md
 	$(VPY) tools/bench_speed.py
+	$(VPY) tools/bench_hands.py

@@ -12,12 +12,20 @@ Without a body (a close-up of hands), one VIDEO-mode landmarker (two hands) sees
 the sides come from the model's handedness: on unmirrored video the Tasks API labels the person's own
 hand ("Left" = the person's left).
 
+Speed: `HandThread` runs the tracker beside the frame loop, a thread per side (each side's landmarker
+is its own), a frame behind the body; the results are those of `HandTracker.detect` in line.
+
 Output per frame: world (2,21,3) metres, image (2,21,3) normalised to the full frame like the body's
 (z: relative depth at x's scale), presence (2,) the handedness score of the found hand (0-1): index 0
 = the person's left hand, 1 = right, NaN where no hand was found.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +45,12 @@ SIDE_LABELS = {"Left": LEFT, "Right": RIGHT}
 # Body (BlazePose) landmarks per side: wrist, pinky, index, thumb, elbow, shoulder.
 BODY_POINTS = {LEFT: (15, 17, 19, 21, 13, 11), RIGHT: (16, 18, 20, 22, 14, 12)}
 CROP_PIXELS = 256  # the crop's side after resizing (the landmark model's input is 224, the palm detector's 192)
+
+
+def empty_hands() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A frame's hands before any is found: world (2,21,3), image (2,21,3), presence (2,), all NaN."""
+    return (np.full((2, COUNT, 3), np.nan, np.float32), np.full((2, COUNT, 3), np.nan, np.float32),
+            np.full(2, np.nan, np.float32))
 
 
 def hand_crop(body_image: np.ndarray, side: int, width: int, height: int) -> tuple[float, float, float] | None:
@@ -82,6 +96,7 @@ class HandTracker:
         self._full = None                  # no body: a VIDEO-mode landmarker (two hands) on the full frame
         self._last_ts = [-1, -1, -1]
         self.stats = {"crops": 0, "found": 0, "rejected": 0, "full_frame": 0}
+        self._stats_lock = threading.Lock()  # the sides may run in threads of their own (HandThread)
         self._make(1)  # load the model now: a bad file fails before the capture starts
 
     def _make(self, num_hands: int):
@@ -125,57 +140,64 @@ class HandTracker:
         self._last_ts[slot] = ts
         return impl.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image)), ts)
 
+    def _count(self, key: str) -> None:
+        with self._stats_lock:
+            self.stats[key] += 1
+
     def detect(self, frame: np.ndarray, timestamp_ms: int, body=None):
         """One RGB frame and the body found in it (Landmarker.detect's (world, image, visibility,
         presence), or None) → (world (2,21,3), image (2,21,3), presence (2,)), NaN where no hand was
         found. A side is placed from the body when its wrist and elbow are present (body_sides);
         when neither side is (no body, or the pose model's guess on a close-up of hands), both hands
         are searched in the full frame."""
-        world = np.full((2, COUNT, 3), np.nan, np.float32)
-        image = np.full((2, COUNT, 3), np.nan, np.float32)
-        presence = np.full(2, np.nan, np.float32)
-        height, width = frame.shape[:2]
+        out = empty_hands()
         sides = body_sides(body)
         if not sides:
-            self._detect_full(frame, timestamp_ms, world, image, presence)
-            return world, image, presence
+            self._detect_full(frame, timestamp_ms, *out)
+        for side in sides:
+            self.detect_side(frame, timestamp_ms, body, side, *out)
+        return out
+
+    def detect_side(self, frame: np.ndarray, timestamp_ms: int, body, side: int, world: np.ndarray,
+                    image: np.ndarray, presence: np.ndarray) -> None:
+        """One side's hand (a side of body_sides(body)) from its crop, into world/image/presence[side]
+        (left NaN when not found). Each side has its own landmarker: the two sides may run at once."""
         import cv2
 
+        height, width = frame.shape[:2]
         body_image = body[1]
+        crop = hand_crop(body_image, side, width, height)
+        if crop is None:
+            return
+        x0, y0, size = crop
+        s = CROP_PIXELS / size
+        warp = np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s]])
+        patch = cv2.warpAffine(frame, warp, (CROP_PIXELS, CROP_PIXELS), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT)
+        if self._sides[side] is None:
+            self._sides[side] = self._make(1)
+        self._count("crops")
+        result = self._run(side, self._sides[side], patch, timestamp_ms)
+        if not result.hand_landmarks:
+            return
         wrists = np.asarray(body_image[[15, 16], :2], np.float64) * [width, height]
-        for side in sides:
-            crop = hand_crop(body_image, side, width, height)
-            if crop is None:
-                continue
-            x0, y0, size = crop
-            s = CROP_PIXELS / size
-            warp = np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s]])
-            patch = cv2.warpAffine(frame, warp, (CROP_PIXELS, CROP_PIXELS), flags=cv2.INTER_LINEAR,
-                                   borderMode=cv2.BORDER_CONSTANT)
-            if self._sides[side] is None:
-                self._sides[side] = self._make(1)
-            self.stats["crops"] += 1
-            result = self._run(side, self._sides[side], patch, timestamp_ms)
-            if not result.hand_landmarks:
-                continue
-            pts = np.array([(p.x, p.y, p.z) for p in result.hand_landmarks[0]], np.float64)
-            px = np.column_stack([x0 + pts[:, 0] * size, y0 + pts[:, 1] * size])
-            near = np.linalg.norm(wrists - px[0], axis=1)
-            if near[side] > near[1 - side] or near[side] > size:  # the other hand, or far from this wrist
-                self.stats["rejected"] += 1
-                self._reset_side(side)
-                continue
-            self.stats["found"] += 1
-            image[side] = np.column_stack([px[:, 0] / width, px[:, 1] / height, pts[:, 2] * size / width])
-            world[side] = [(p.x, p.y, p.z) for p in result.hand_world_landmarks[0]]
-            presence[side] = result.handedness[0][0].score if result.handedness else 1.0
-        return world, image, presence
+        pts = np.array([(p.x, p.y, p.z) for p in result.hand_landmarks[0]], np.float64)
+        px = np.column_stack([x0 + pts[:, 0] * size, y0 + pts[:, 1] * size])
+        near = np.linalg.norm(wrists - px[0], axis=1)
+        if near[side] > near[1 - side] or near[side] > size:  # the other hand, or far from this wrist
+            self._count("rejected")
+            self._reset_side(side)
+            return
+        self._count("found")
+        image[side] = np.column_stack([px[:, 0] / width, px[:, 1] / height, pts[:, 2] * size / width])
+        world[side] = [(p.x, p.y, p.z) for p in result.hand_world_landmarks[0]]
+        presence[side] = result.handedness[0][0].score if result.handedness else 1.0
 
     def _detect_full(self, frame, timestamp_ms, world, image, presence) -> None:
         """No body: both hands on the full frame, sides from the model's handedness label."""
         if self._full is None:
             self._full = self._make(2)
-        self.stats["full_frame"] += 1
+        self._count("full_frame")
         result = self._run(2, self._full, frame, timestamp_ms)
         order = sorted(range(len(result.hand_landmarks)),
                        key=lambda i: -(result.handedness[i][0].score if result.handedness[i] else 0.0))
@@ -187,3 +209,64 @@ class HandTracker:
             image[side] = [(p.x, p.y, p.z) for p in result.hand_landmarks[i]]
             world[side] = [(p.x, p.y, p.z) for p in result.hand_world_landmarks[i]]
             presence[side] = result.handedness[i][0].score
+
+
+class HandThread:
+    """A HandTracker run beside the caller, so that the hands of frame t are found while the caller finds
+    the body of frame t + 1 (MediaPipe releases the GIL while it infers): each side in a thread of its own
+    (its own landmarker; the close-up path, both hands in the full frame, in the left's). `submit` frames
+    in order, take each one's result in the same order with `result`: every landmarker sees its frames in
+    order, so the results are the same as HandTracker.detect's in the caller's thread. The frame's array
+    must stay unchanged until its result is taken. `cpus`: the threads (and the landmarkers they start)
+    on these CPUs only (Linux; None: the caller's).
+
+    Why a thread per side: a hand costs ~15 ms of CPU a frame while tracked and ~20 ms more for the palm
+    detector when it is lost, so both hands (~35-50 ms, Pose2Sim cam02) take longer than the body (~32 ms,
+    full); one chain of both hands would set the pace, two can share the cores with the body and the
+    decoding (tools/bench_hands.py)."""
+
+    def __init__(self, tracker: HandTracker, cpus=None):
+        self.tracker = tracker
+        self._pools = [ThreadPoolExecutor(1, thread_name_prefix=f"mocap-hand-{name}", initializer=_pin,
+                                          initargs=(cpus,)) for name in ("left", "right")]
+        self._pending: deque = deque()
+
+    def submit(self, frame: np.ndarray, timestamp_ms: int, body=None) -> None:
+        out = empty_hands()
+        sides = body_sides(body)
+        if sides:
+            jobs = [self._pools[side].submit(self.tracker.detect_side, frame, timestamp_ms, body, side, *out)
+                    for side in sides]
+        else:
+            jobs = [self._pools[LEFT].submit(self.tracker._detect_full, frame, timestamp_ms, *out)]
+        self._pending.append((jobs, out))
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def result(self):
+        """The oldest submitted frame's (world, image, presence) (waits for it); its error, if it failed."""
+        jobs, out = self._pending.popleft()
+        for job in jobs:
+            job.result()
+        return out
+
+    def close(self) -> None:
+        for jobs, _ in self._pending:
+            for job in jobs:
+                job.cancel()
+        self._pending.clear()
+        for pool in self._pools:
+            pool.shutdown(wait=True)
+
+    def __enter__(self) -> HandThread:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _pin(cpus) -> None:
+    if cpus and hasattr(os, "sched_setaffinity"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, set(cpus))  # this thread only (Linux)

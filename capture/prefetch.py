@@ -103,15 +103,18 @@ class FramePrefetch:
     `on_frame(index, frame)`, if given, is called in the decoding thread for every frame once it is
     queued: work on the side (the people count) that then runs beside the landmarker. `cpu`: the
     decoding thread runs on that CPU only (see core_pair).
+    `held`: how many frames before the one just taken the consumer still uses (RGB frames: their arrays
+    are not written again meanwhile; 1: the hands of frame t found while the body of t + 1 is).
     Use as a context manager (or call close()): leaving early stops and joins the decoding thread,
     so the video can be closed safely right after. At most `depth` decoded frames wait in memory.
     """
 
     def __init__(self, video: VideoSource, start: int = 0, stop: int | None = None, depth: int = 4,
                  rgb: bool = False, on_frame: Callable[[int, np.ndarray], None] | None = None,
-                 cpu: int | None = None):
+                 cpu: int | None = None, held: int = 0):
         self._video = video
         self._cpu = cpu
+        self._held = max(0, int(held))
         self._rgb, self._on_frame = rgb, on_frame
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
@@ -136,8 +139,8 @@ class FramePrefetch:
         # RGB frames go into a ring of arrays reused in turn (fresh 6 MB arrays a frame cost page
         # faults and cache: measured ~3 % of the landmarker's speed on the other core). A frame's
         # array is written again only after depth + 1 later frames were queued: by then the consumer
-        # has taken depth + 1 frames after it, so it is done with it.
-        ring = [None] * (self._queue.maxsize + 2)
+        # has taken depth + 1 frames after it, so it is done with it (one more slot per frame `held`).
+        ring = [None] * (self._queue.maxsize + 2 + self._held)
         try:
             for n, (index, frame) in enumerate(video.frames(start, stop, reuse=self._rgb)):
                 if self._rgb:

@@ -7,7 +7,8 @@ Rows are handed out in chunks (`Rows` messages, written into a track by `place_r
 made; nothing grows with the number of pixels.
 
 `run_segment` is the one loop: frames decoded and converted to RGB in a prefetch thread
-(capture/prefetch.py), the pose landmarker (capture/landmarker.py), the hands (capture/hands.py) and
+(capture/prefetch.py), the pose landmarker (capture/landmarker.py), the hands (capture/hands.py: a
+thread a side, the hands of frame t found while the body of t + 1 is, rows sent a frame late) and
 the face (capture/face.py) on each. Every pose of every frame is kept too (the rows' people_* arrays:
 one pose a frame until a second person shows up, then two; N with people = N), and told apart into
 people after the capture, on the stitched rows (`end_people`, capture/people.py). It runs in a
@@ -19,6 +20,7 @@ the decoding pinned each to a core; `capture_segment` one segment (tests, benchm
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import zlib
 from collections import deque
@@ -29,7 +31,7 @@ import numpy as np
 
 from .errors import Cancelled, NoPersonError, VideoError
 from .face import BLENDSHAPE_COUNT, FaceTracker, has_blendshapes, resolve_face_model
-from .hands import HandTracker
+from .hands import HandThread, HandTracker
 from .landmarker import Landmarker
 from .landmarks import COUNT
 from .models import DEFAULT_VARIANT, resolve_hand_model, resolve_model
@@ -174,7 +176,10 @@ def run_segment(video: VideoSource, task, first: int, limit: int | None, provisi
     pin: the only worker: the landmarker and the decoding thread each on a core of their own.
     OpenCV's own thread pool is held to one thread meanwhile (the decoding has its thread).
     hand_task: a hand_landmarker .task: both hands every frame (warm-up frames too: tracking converges),
-    in the rows' hand arrays; the summary's 'hands' counts crops, hands found, rejected.
+    in the rows' hand arrays; the summary's 'hands' counts crops, hands found, rejected. The hands run in
+    a thread of their own (hands.HandThread), a frame behind the body (MediaPipe releases the GIL while it
+    infers; a thread a side, on any core), so a row is sent once its hands are found: the same rows, in
+    the same order, as found in line.
     face_task: a face_landmarker .task: the face of the body followed every frame (warm-up frames too),
     in the rows' face arrays (and 'face_expressions' when the bundle has the blendshape model); the
     summary's 'face' counts crops, faces found, rejected, and holds the blendshape names.
@@ -203,10 +208,14 @@ def run_segment(video: VideoSource, task, first: int, limit: int | None, provisi
         counter = (stack.enter_context(Landmarker(Path(task), num_poses=2, video=False))
                    if people_check_every and wanted == 1 else None)
         cores = core_pair() if pin else None  # alone on the machine
+        every_cpu = os.sched_getaffinity(0) if cores else None  # before this thread is pinned
         stack.enter_context(pinned(cores[0] if cores else None))
         current = [Landmarker(Path(task), num_poses=wanted)]
         stack.callback(lambda: current[0].close())
         hand_tracker = stack.enter_context(HandTracker(Path(hand_task))) if hand_task else None
+        # The hands of frame t (a thread a side) while the body of t + 1 is found, free to run on any core:
+        # rows go out a frame late, in order, the same as found in line.
+        hands = stack.enter_context(HandThread(hand_tracker, every_cpu)) if hand_tracker is not None else None
         face_tracker = stack.enter_context(FaceTracker(Path(face_task))) if face_task else None
         blend_nan = np.full(BLENDSHAPE_COUNT, np.nan, np.float32)
         several = {"seen": False}       # the people count saw two people (set in the decoding thread)
@@ -260,12 +269,34 @@ def run_segment(video: VideoSource, task, first: int, limit: int | None, provisi
 
         if prefetch:  # decoded, converted to RGB and people counted in a thread beside the landmarker
             source = iter(stack.enter_context(FramePrefetch(video, skip_to, upper, rgb=True, on_frame=count_people,
-                                                            cpu=cores[1] if cores else None)))
+                                                            cpu=cores[1] if cores else None,
+                                                            held=1 if hands is not None else 0)))
         else:
             source = _inline(video, skip_to, upper, count_people)
         next_index = skip_to
         last = deque(maxlen=tail)
         last_centre, previous_hips, previous_index = None, None, None
+        waiting: deque = deque()  # frames found but not yet in the rows: (index, raw ts, pose, extras, check)
+
+        def emit(index, raw, found, extras, check):
+            """One frame's row (its hands' result taken first when they run in their thread)."""
+            nonlocal last_flush
+            if hands is not None:
+                extras.update(zip(HAND_KEYS, hands.result()))
+            if index < start:
+                info["warm_rows"] += 1
+                info["head"].append((index, raw, check))
+            else:
+                rows.add(found, raw, extras)
+                if tail:
+                    last.append((index, raw, check))
+            now = time.perf_counter()
+            if len(rows) >= chunk_rows or (len(rows) and now - last_flush >= chunk_seconds):
+                send(rows.message())
+                info["rows"] += len(rows)
+                rows.clear(index + 1)
+                last_flush = now
+
         for index, frame, container_ms in source:
             if cancelled():
                 info["cancelled"] = True
@@ -311,23 +342,19 @@ def run_segment(video: VideoSource, task, first: int, limit: int | None, provisi
             for a, b in zip(every, poses or ()):
                 a[:min(slots, len(b))] = b[:slots]
             extras.update(zip(("people_world", "people_image", "people_visibility", "people_presence"), every))
-            if hand_tracker is not None:
-                extras.update(zip(HAND_KEYS, hand_tracker.detect(frame, previous_ts, found)))
+            if hands is not None:
+                hands.submit(frame, previous_ts, found)
             if face_tracker is not None:
                 marks, presence, blend = face_tracker.detect(frame, previous_ts, found)
                 extras["face_landmarks"], extras["face_presence"] = marks, np.float32(presence)
                 if face_tracker.blendshapes:
                     extras["face_expressions"] = blend_nan if blend is None else blend[:BLENDSHAPE_COUNT]
             next_index = index + 1
-            if index < start:
-                info["warm_rows"] += 1
-                info["head"].append((index, raw, frame_check(frame)))
-            else:
-                if current[0].num_poses > 1 and (index - first) % max(1, people_check_every) == 0:
-                    people.append(poses_now)
-                rows.add(found, raw, extras)
-                if tail:
-                    last.append((index, raw, frame_check(frame)))
+            if index >= start and current[0].num_poses > 1 and (index - first) % max(1, people_check_every) == 0:
+                people.append(poses_now)
+            waiting.append((index, raw, found, extras, frame_check(frame) if index < start or tail else None))
+            while len(waiting) > (1 if hands is not None else 0):
+                emit(*waiting.popleft())
             count += 1
             # Soon (frames 2-8: tracking, past the first detection), so that the plan rarely has to be
             # made before it: a later worker that sought is waiting for it.
@@ -335,14 +362,10 @@ def run_segment(video: VideoSource, task, first: int, limit: int | None, provisi
                 t_rate = time.perf_counter()
             elif measure_rate and count == 8:
                 send(("rate", (time.perf_counter() - t_rate) / 6))
-            now = time.perf_counter()
-            if len(rows) >= chunk_rows or (len(rows) and now - last_flush >= chunk_seconds):
-                send(rows.message())
-                info["rows"] += len(rows)
-                rows.clear(index + 1)
-                last_flush = now
         else:
             info["eof"] = stop is None or next_index < stop  # the video ended before the segment did
+        while waiting:
+            emit(*waiting.popleft())
         if len(rows):
             send(rows.message())
             info["rows"] += len(rows)

@@ -99,6 +99,25 @@ def test_hands_are_captured_on_the_persons_own_side(hand_track):
 
 
 @needs_clip
+def test_the_hands_found_in_their_thread_are_those_found_in_line(hand_track):
+    """The capture finds the hands of frame t (a thread a side) while it finds the body of t + 1:
+    a HandTracker run in line over the same frames and the same body landmarks gives the same arrays."""
+    from video_mocap.capture.hands import HandTracker
+    from video_mocap.capture.prefetch import open_video
+    from video_mocap.capture.video import to_rgb
+
+    t = hand_track
+    got = np.full_like(t.hand_image_landmarks, np.nan)
+    with open_video(CLIP) as video, HandTracker(HAND_TASK) as tracker:
+        for index, frame in video.frames(0, len(t)):
+            body = ((t.world_landmarks[index], t.image_landmarks[index], t.visibility[index], t.presence[index])
+                    if t.detected[index] else None)
+            got[index] = tracker.detect(to_rgb(frame), int(t.timestamps_ms[index]), body)[1]
+    assert np.isfinite(got).any()
+    assert np.array_equal(got, t.hand_image_landmarks, equal_nan=True)
+
+
+@needs_clip
 def test_the_cache_keeps_the_hands(hand_track, tmp_path):
     from video_mocap.capture.track import PoseTrack
 
