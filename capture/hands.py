@@ -13,7 +13,7 @@ the sides come from the model's handedness: on unmirrored video the Tasks API la
 hand ("Left" = the person's left).
 
 Speed: `HandThread` runs the tracker beside the frame loop, a thread per side (each side's landmarker
-is its own), a frame behind the body; the results are those of `HandTracker.detect` in line.
+is its own), a few frames behind the body; the results are those of `HandTracker.detect` in line.
 
 Output per frame: world (2,21,3) metres, image (2,21,3) normalised to the full frame like the body's
 (z: relative depth at x's scale), presence (2,) the handedness score of the found hand (0-1): index 0

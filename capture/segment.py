@@ -8,7 +8,8 @@ made; nothing grows with the number of pixels.
 
 `run_segment` is the one loop: frames decoded and converted to RGB in a prefetch thread
 (capture/prefetch.py), the pose landmarker (capture/landmarker.py), the hands (capture/hands.py: a
-thread a side, the hands of frame t found while the body of t + 1 is, rows sent a frame late) and
+thread a side, the hands of a frame found while the body of the next ones is, rows sent up to
+HANDS_BEHIND frames late) and
 the face (capture/face.py) on each. Every pose of every frame is kept too (the rows' people_* arrays:
 one pose a frame until a second person shows up, then two; N with people = N), and told apart into
 people after the capture, on the stitched rows (`end_people`, capture/people.py). It runs in a
@@ -132,6 +133,12 @@ def place_rows(track: PoseTrack, msg: tuple, first: int) -> int:
     return n
 
 
+# How many frames the hands may lag behind the body: a hand's cost varies (~15 ms tracked, ~35 ms when the
+# palm detector runs again), and a few frames of slack let the body's thread run on meanwhile. Measured
+# (tools/bench_hands.py runs, interleaved, full, 1080x1920, load 2-3): 3 frames gave 8-25 % more frames per
+# second with hands than 1 (2: +1-8 %, 5: no better than 3); each costs one more decoded frame kept.
+HANDS_BEHIND = 3
+
 JUMP = 0.15  # the hips moving more than this (of the image) in one frame: another person (identity_jumps)
 
 
@@ -177,9 +184,9 @@ def run_segment(video: VideoSource, task, first: int, limit: int | None, provisi
     OpenCV's own thread pool is held to one thread meanwhile (the decoding has its thread).
     hand_task: a hand_landmarker .task: both hands every frame (warm-up frames too: tracking converges),
     in the rows' hand arrays; the summary's 'hands' counts crops, hands found, rejected. The hands run in
-    a thread of their own (hands.HandThread), a frame behind the body (MediaPipe releases the GIL while it
-    infers; a thread a side, on any core), so a row is sent once its hands are found: the same rows, in
-    the same order, as found in line.
+    threads of their own (hands.HandThread: a thread a side, on any core; MediaPipe releases the GIL while
+    it infers), up to HANDS_BEHIND frames behind the body, so a row is sent once its hands are found:
+    the same rows, in the same order, as found in line.
     face_task: a face_landmarker .task: the face of the body followed every frame (warm-up frames too),
     in the rows' face arrays (and 'face_expressions' when the bundle has the blendshape model); the
     summary's 'face' counts crops, faces found, rejected, and holds the blendshape names.
@@ -213,9 +220,10 @@ def run_segment(video: VideoSource, task, first: int, limit: int | None, provisi
         current = [Landmarker(Path(task), num_poses=wanted)]
         stack.callback(lambda: current[0].close())
         hand_tracker = stack.enter_context(HandTracker(Path(hand_task))) if hand_task else None
-        # The hands of frame t (a thread a side) while the body of t + 1 is found, free to run on any core:
-        # rows go out a frame late, in order, the same as found in line.
+        # The hands of frame t (a thread a side) while the body of the next frames is found, free to run on
+        # any core: rows go out up to HANDS_BEHIND frames late, in order, the same as found in line.
         hands = stack.enter_context(HandThread(hand_tracker, every_cpu)) if hand_tracker is not None else None
+        lag = HANDS_BEHIND if hands is not None else 0
         face_tracker = stack.enter_context(FaceTracker(Path(face_task))) if face_task else None
         blend_nan = np.full(BLENDSHAPE_COUNT, np.nan, np.float32)
         several = {"seen": False}       # the people count saw two people (set in the decoding thread)
@@ -270,7 +278,7 @@ def run_segment(video: VideoSource, task, first: int, limit: int | None, provisi
         if prefetch:  # decoded, converted to RGB and people counted in a thread beside the landmarker
             source = iter(stack.enter_context(FramePrefetch(video, skip_to, upper, rgb=True, on_frame=count_people,
                                                             cpu=cores[1] if cores else None,
-                                                            held=1 if hands is not None else 0)))
+                                                            held=lag)))
         else:
             source = _inline(video, skip_to, upper, count_people)
         next_index = skip_to
@@ -353,7 +361,7 @@ def run_segment(video: VideoSource, task, first: int, limit: int | None, provisi
             if index >= start and current[0].num_poses > 1 and (index - first) % max(1, people_check_every) == 0:
                 people.append(poses_now)
             waiting.append((index, raw, found, extras, frame_check(frame) if index < start or tail else None))
-            while len(waiting) > (1 if hands is not None else 0):
+            while len(waiting) > lag:
                 emit(*waiting.popleft())
             count += 1
             # Soon (frames 2-8: tracking, past the first detection), so that the plan rarely has to be

@@ -4,7 +4,7 @@ both see the same machine load, and the ratio with hands ÷ body only (the targe
     .venv/bin/python tools/bench_hands.py [--frames 100] [--model full] [--rounds 2] [--clips sample cam02]
 
 One worker in this process (capture_video: the landmarker and the decoding pinned each to a core; the
-hands in a thread a side, a frame behind the body). Figures per run: steady fps (progress from frame 3
+hands in a thread a side, a few frames behind the body). Figures per run: steady fps (progress from frame 3
 on: the landmarkers' start left out), CPU ms per frame (this process, every thread) split by where the
 threads may run (the body's core, the decoding's core, any core: the hands), and the load average; the
 ratio is of the medians of steady fps. Other processes on the machine slow both sides unevenly, so

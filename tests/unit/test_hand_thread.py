@@ -1,6 +1,6 @@
 """The hands beside the body (issue 14, speed): HandThread gives the results HandTracker.detect gives in
 line, in order, from a thread per side, and hands its errors back; the decoding's ring of RGB frames keeps
-the frame the hands still use (FramePrefetch held=1)."""
+the frames the hands still use (FramePrefetch held)."""
 import threading
 import time
 
@@ -9,6 +9,7 @@ import pytest
 
 from video_mocap.capture.hands import HandThread, HandTracker
 from video_mocap.capture.prefetch import FramePrefetch
+from video_mocap.capture.segment import HANDS_BEHIND
 
 
 class CountingTracker(HandTracker):
@@ -66,7 +67,7 @@ def test_the_hand_thread_gives_the_in_line_results_in_order_from_other_threads()
     with HandThread(threaded) as hands:
         for ts, (f, b) in enumerate(zip(clip, BODIES)):
             hands.submit(f, ts, body(b))
-            while len(hands) > 1:  # one frame behind, as the capture's loop runs it
+            while len(hands) > HANDS_BEHIND:  # as the capture's loop runs it
                 got.append(hands.result())
         while len(hands):
             got.append(hands.result())
@@ -102,14 +103,14 @@ class FakeVideo:
             yield i, frame
 
 
-def test_the_frame_before_the_current_one_is_kept_when_held():
-    depth = 2
-    with FramePrefetch(FakeVideo(40), 0, None, depth=depth, rgb=True, held=1) as prefetch:
-        previous = None
+@pytest.mark.parametrize("held", [1, HANDS_BEHIND])
+def test_the_frames_before_the_current_one_are_kept_when_held(held):
+    with FramePrefetch(FakeVideo(40), 0, None, depth=2, rgb=True, held=held) as prefetch:
+        kept = []
         for index, frame, ms in prefetch:
             assert (frame == index).all() and ms == index * 10.0
             time.sleep(0.003)  # the decoding runs ahead meanwhile, as far as the queue lets it
-            if previous is not None:
-                assert (previous[1] == previous[0]).all(), "the held frame was written over"
-            previous = (index, frame)
-    assert previous[0] == 39
+            for i, f in kept:
+                assert (f == i).all(), f"frame {i}, held, was written over while taking {index}"
+            kept = (kept + [(index, frame)])[-held:]
+    assert kept[-1][0] == 39
