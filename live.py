@@ -11,7 +11,7 @@ like the single-video command (its options apply). A stream that drops mid-take 
 the drop, and says so. Progress (stderr) shows the processed frame rate and the dropped frames.
 
 The per-frame path (the panel): capture/live.py gives the newest frame's world landmarks in its
-landmarker thread; `LivePoser` (called in that thread, right after the detection) filters them with a
+landmarker thread; `LivePoser` (called in the poser thread on the newest detection) filters them with a
 streaming One Euro filter (motion/filters.py's, sample by sample) and solves them with the offline
 solver's own code (retarget.solver.RigSolver: everything that depends only on the rig is worked out
 once when live starts, so a frame is a few batched numpy operations, a few ms) into local bone
@@ -33,7 +33,7 @@ MIN_VISIBILITY_WEIGHT = 0.05
 
 
 # ----------------------------------------------------------------------------------------------
-# The per-frame pose (bpy-free; runs in the landmarker thread)
+# The per-frame pose (bpy-free; runs in the poser thread)
 
 class OneEuroStream:
     """motion.filters.one_euro one sample at a time, with each sample's own time step (live frames

@@ -5,7 +5,7 @@ never saved in the .blend) and the pose set on the armature each tick. No keyfra
     tick(scene)               # each timer tick on the main thread: set the newest pose; False once it ended
     end(scene)                # stop the threads; the armature gets back the pose it had before
 
-The heavy work (detection, filtering, solving) happens in the landmarker thread; a tick only copies a
+The heavy work (detection, filtering, solving) happens in the landmarker and poser threads; a tick only copies a
 few dozen rotations into pose bones (well under a millisecond).
 """
 from __future__ import annotations

@@ -339,17 +339,19 @@ class LiveCapture:
 
     on_result(result) → anything: the front end turns the landmarks into bone rotations there, off
     Blender's main thread; its return value is stored as result.pose, and `latest()` gives the newest
-    result that has been through it (without on_result: the newest result). By default it runs in the
-    landmarker thread right after each detection (pose_thread=False): with a one-frame solve of a few
-    ms this gives the lowest latency on a 2-core machine (no hand-over to another thread, and no solve
-    competing with the next detection for the cores; tools/bench_live.py --pose-thread compares).
-    pose_thread=True: a third thread, the poser, runs it on the newest detection while the landmarker
-    already works on the next frame (detections it had no time for are skipped).
+    result that has been through it (without on_result: the newest result). By default
+    (pose_thread=True) a third thread, the poser, runs it on the newest detection while the landmarker
+    already works on the next frame (detections it had no time for are skipped). pose_thread=False runs
+    it in the landmarker thread right after each detection: no hand-over, a few ms lower latency, but
+    the solve's 5–6 ms come off the frame rate. Measured on this 2-core machine (tools/bench_live.py,
+    full model, 30 fps MJPEG, load 1.0–1.5, runs alternating): poser thread 26.7–28.8 fps, latency
+    median 48–56 / p95 67–78 ms (4 of 4 runs meet ≥ 25 fps, ≤ 60 / 100 ms); in the landmarker thread
+    24.0–27.6 fps, 45–54 / 63–75 ms (2 of 7 runs under 25 fps). `--inline-pose` in the bench compares.
     `record(True/False)` and `take()` give every detected frame as a PoseTrack."""
 
     def __init__(self, source: FrameSource, model: str = "full", model_path=None,
                  on_result: Callable[[LiveResult], object] | None = None, max_side: int | None = None,
-                 pose_thread: bool = False):
+                 pose_thread: bool = True):
         self.source = source
         self.pose_thread = pose_thread  # False: on_result runs in the landmarker thread, after each detection
         self.fresh_wait = FRESH_WAIT    # see FrameGrabber.newest (0: take the newest frame as it is)
@@ -383,7 +385,7 @@ class LiveCapture:
     @classmethod
     def open(cls, spec, *, model: str = "full", model_path=None, on_result=None, max_side: int | None = None,
              loop: bool = False, realtime: bool = True, speed: float = 1.0,
-             pose_thread: bool = False) -> LiveCapture:
+             pose_thread: bool = True) -> LiveCapture:
         """Load the model, then open the source `spec` (see open_source) and start: the model first, so
         that no frames pile up in the stream's buffer while it loads (they would be stale)."""
         live = cls(None, model=model, model_path=model_path, on_result=on_result, max_side=max_side,

@@ -262,8 +262,8 @@ def main(argv=None) -> int:
     ap.add_argument("--fresh-wait", type=float, default=None,
                     help="capture/live.py FRESH_WAIT: wait up to this fraction of a frame interval for a fresh "
                          "frame when the newest is old (0: never; default: the module's)")
-    ap.add_argument("--pose-thread", action="store_true",
-                    help="solve in a poser thread of its own (default: in the landmarker thread after each detection)")
+    ap.add_argument("--inline-pose", dest="pose_thread", action="store_false",
+                    help="solve in the landmarker thread after each detection (default: in a poser thread of its own)")
     ap.add_argument("--accuracy-speed", type=float, default=1.0,
                     help="play the clip this fast for the accuracy take (1 = real time; 0.2 = as a machine that "
                          "keeps up with every frame would see it)")
