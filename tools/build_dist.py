@@ -88,7 +88,8 @@ BLENDER_PROVIDES = {"numpy", "certifi"}  # in every Blender (bpy's requirements:
 # Modules the extension's own code may import besides the standard library and the bundled wheels.
 BLENDER_MODULES = {"bpy", "bpy_extras", "bpy_types", "mathutils", "bmesh", "bl_math", "blf", "gpu", "gpu_extras",
                    "aud", "idprop", "imbuf", "addon_utils", "rna_prop_ui", "bl_ui", "bl_operators", "freestyle",
-                   "numpy", "certifi", "requests"}
+                   "numpy", "certifi", "requests",
+                   "io_scene_fbx"}  # Blender's core FBX add-on (batch workers import its exporter ahead)
 
 # The extension's runtime files: every top-level Python package except these, every top-level module
 # except these, the models.
@@ -363,8 +364,8 @@ def runtime_files() -> dict[str, Path]:
 
 # The package's own fixed name (cli.load_package loads the extension's folder under it, for the command
 # and batch.py), and imports that only an optional feature makes, with a clear message when missing:
-# Dask's `distributed`, for `batch --scheduler` (exit 2: "needs Dask's 'distributed' package").
-OWN_AND_OPTIONAL = {"video_mocap", "distributed"}
+# Dask's `distributed` (and its `dask`), for `batch --scheduler` (exit 2: "needs Dask's 'distributed' package").
+OWN_AND_OPTIONAL = {"video_mocap", "distributed", "dask"}
 
 
 def check_code_imports(files: dict[str, Path], wheels: dict[str, Path]) -> None:
