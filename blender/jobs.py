@@ -25,21 +25,35 @@ class CaptureState:
         return self.job is not None
 
 
-_states: dict[int, CaptureState] = {}
+class SceneStates:
+    """Runtime state per scene, kept in Python and keyed by the scene's session_uid (new for every
+    loaded file): the captures' here, the live sessions' in blender/live.py."""
+
+    def __init__(self, make):
+        self._make = make
+        self._by_scene: dict = {}
+
+    def state(self, scene):
+        """The scene's state (created empty on first use)."""
+        return self._by_scene.setdefault(scene.session_uid, self._make())
+
+    def peek(self, scene):
+        """The scene's state without creating one (drawing must not write)."""
+        return self._by_scene.get(scene.session_uid) or self._make()
+
+    def pop(self, scene):
+        return self._by_scene.pop(scene.session_uid, None)
+
+    def values(self) -> list:
+        return list(self._by_scene.values())
+
+    def clear(self) -> None:
+        self._by_scene.clear()
 
 
-def _key(scene) -> int:
-    return scene.session_uid
-
-
-def state(scene) -> CaptureState:
-    """The scene's capture state (created empty on first use)."""
-    return _states.setdefault(_key(scene), CaptureState())
-
-
-def peek(scene) -> CaptureState:
-    """The scene's capture state without creating one (drawing must not write)."""
-    return _states.get(_key(scene)) or CaptureState()
+_states = SceneStates(CaptureState)
+state = _states.state
+peek = _states.peek
 
 
 def begin(scene, job: CaptureJob) -> CaptureState:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import bpy
 
+from .jobs import SceneStates
+
 # Timer interval while live: a new pose is set at most this long after it is ready (half of it on
 # average). A tick without a new pose only compares a sequence number (microseconds), so a short
 # interval costs the main thread nothing noticeable; Blender's event loop itself wakes about every 5 ms.
@@ -52,20 +54,9 @@ class LiveState:
         return self.live is not None and self.live.recording
 
 
-_states: dict[int, LiveState] = {}
-
-
-def _key(scene) -> int:
-    return scene.session_uid
-
-
-def state(scene) -> LiveState:
-    return _states.setdefault(_key(scene), LiveState())
-
-
-def peek(scene) -> LiveState:
-    """Without creating (for drawing)."""
-    return _states.get(_key(scene)) or LiveState()
+_states = SceneStates(LiveState)
+state = _states.state
+peek = _states.peek
 
 
 def running(scene):
@@ -169,7 +160,7 @@ def tick(scene) -> bool:
 def end(scene, restore: bool = True) -> object:
     """Stop the scene's live session; the armature gets back its earlier pose (restore). Returns the
     stopped LiveCapture (its recorded frames are still there: `take()`), or None."""
-    st = _states.pop(_key(scene), None)
+    st = _states.pop(scene)
     if st is None or st.live is None:
         return None
     st.live.stop()
@@ -181,7 +172,7 @@ def end(scene, restore: bool = True) -> object:
 
 def end_all() -> None:
     """Stop every live session (a file is being opened, or the extension unregistered)."""
-    for st in list(_states.values()):
+    for st in _states.values():
         if st.live is not None:
             st.live.stop()
     _states.clear()

@@ -57,8 +57,8 @@ def unbend_knees(points: np.ndarray, rays: np.ndarray, thigh: float, shin: float
     for side in ("left", "right"):
         h, k, a = (rows[f"{side}_{n}"] for n in ("hip", "knee", "ankle"))
         hip, knee, ankle = out[:, h], out[:, k], out[:, a]
-        bad = ok & np.isfinite(knee_bend(hip, knee, ankle, forward)) & (
-            knee_bend(hip, knee, ankle, forward) < -TOLERANCE)
+        bend = knee_bend(hip, knee, ankle, forward)
+        bad = ok & np.isfinite(bend) & (bend < -TOLERANCE)
         idx = np.flatnonzero(bad)
         if idx.size:
             cand = knee[idx, None] + SEARCH[None, :, None] * rays[idx, k][:, None]   # (m,S,3)
