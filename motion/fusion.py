@@ -54,6 +54,7 @@ from ..capture.landmarks import INDEX as I
 from ..capture.track import PoseTrack
 from . import proportions
 from .hinges import unbend_knees
+from .lift import PRIOR_SHARE, lift_limbs
 from .root import hip_translation, intrinsics
 
 FUSED = np.array([I["nose"], I["left_ear"], I["right_ear"]] + list(range(11, 33)))
@@ -84,6 +85,7 @@ class FusionReport:
     reprojection_px: tuple = (float("nan"), float("nan"))  # median (raw world + PnP hips, fused)
     depth_change_m: float = float("nan")   # median |Δz| of a landmark relative to the hips
     knees_unbent: tuple = (0, 0)            # frames whose left / right knee was bent backwards and moved
+    limbs_lifted: int = 0                   # joint-frames given depth by motion/lift.py
     seconds: float = 0.0
 
     @property
@@ -96,7 +98,8 @@ class FusionReport:
                             and np.isfinite(v))
         return (f"fusion: {self.fused_frames}/{self.frames} frames on the image rays (f = {self.focal_px:.0f} px), "
                 f"reprojection {self.reprojection_px[0]:.1f} → {self.reprojection_px[1]:.1f} px, "
-                f"depth moved {self.depth_change_m * 100:.1f} cm (median); knees bent backwards, moved: "
+                f"depth moved {self.depth_change_m * 100:.1f} cm (median); foreshortened limb joints lifted: "
+                f"{self.limbs_lifted}; knees bent backwards, moved: "
                 f"{self.knees_unbent[0]} left / {self.knees_unbent[1]} right; lengths cm: {lengths}; "
                 f"{self.ms_per_frame:.2f} ms/frame")
 
@@ -197,7 +200,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
                focal_mm: float | None = None, sensor_mm: float = 36.0, pixel_sigma: float = 5.0,
                prior_sigma_xy: float = 0.05, prior_sigma_z: float = 0.08, length_sigma_scale: float = 1.0,
                accel: float = 300.0, iterations: int = 2, cg_iterations: int = 10,
-               lengths: dict | None = None, knees: bool = True) -> tuple[PoseTrack, FusionReport]:
+               lengths: dict | None = None, knees: bool = True, lift: bool = True) -> tuple[PoseTrack, FusionReport]:
     """Put the world landmarks on the image rays as a constant-length skeleton (module docstring).
 
     fov_deg / focal_px / focal_mm (+ sensor_mm): the camera, as in `motion.root.intrinsics`
@@ -208,6 +211,9 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
       — the light temporal term; iterations: Gauss-Newton passes with the lengths.
     lengths: {segment name: metres} to use instead of estimating them.
     knees: move knees the fit left bent backwards onto the front of the hip–ankle line (motion/hinges.py).
+    lift: give foreshortened limbs the depth their lengths need before the passes with the lengths, on
+      the side the detector's smoothed depth order says, and move the shape prior halfway there
+      (motion/lift.py).
     Returns (new PoseTrack, FusionReport); the input is not modified. The estimated segment lengths
     are in the new track's extra["segment_lengths"]."""
     t0 = time.perf_counter()
@@ -238,6 +244,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
     X_all = X0.copy()
     seg_lengths = {}
     knees_fixed = [0, 0]
+    lifted = 0
     if usable.any():
         Wf = np.nan_to_num(world[:, FUSED])
         rf = np.nan_to_num(rays[:, FUSED])
@@ -295,6 +302,11 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         seg_lengths.update(lengths or {})
         # Gauss-Newton passes with the lengths.
         X = X1
+        if lift:  # foreshortened limbs get the depth their lengths need (motion/lift.py)
+            X, lifted = lift_limbs(X1, rf, seg_lengths, Wf, usable, _ROWS)
+            depth = X[..., 2] - X[..., 2].mean(1, keepdims=True) + Wf[..., 2].mean(1, keepdims=True)
+            Wf = Wf.copy()
+            Wf[..., 2] = np.where(usable[:, None], PRIOR_SHARE * depth + (1 - PRIOR_SHARE) * Wf[..., 2], Wf[..., 2])
         preconditioners: dict = {}  # the later passes reuse the first one's (the lengths barely turn)
         for _ in range(max(1, iterations)):
             X = solve(seg_lengths, X, X, preconditioners)
@@ -324,7 +336,8 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         frames=T, fused_frames=int(usable.sum()), kept_frames=int((detected & ~usable).sum()), focal_px=float(f),
         segment_lengths={k: float(v) for k, v in seg_lengths.items()},
         reprojection_px=(reproj(X0), reproj(X_all)) if usable.any() else (float("nan"), float("nan")),
-        depth_change_m=float(np.median(dz_rel)) if dz_rel.size else float("nan"), knees_unbent=tuple(knees_fixed))
+        depth_change_m=float(np.median(dz_rel)) if dz_rel.size else float("nan"), knees_unbent=tuple(knees_fixed),
+        limbs_lifted=lifted)
     extra = dict(track.extra)
     extra["segment_lengths"] = dict(report.segment_lengths)
     new = PoseTrack(out_world, np.array(track.image_landmarks, copy=True), np.array(track.visibility, copy=True),

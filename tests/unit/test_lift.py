@@ -1,0 +1,139 @@
+"""Foreshortened limbs get their depth back (motion/lift.py): a limb joint the fit left nearly level with
+its parent, though the image leaves its segment a lot of depth, goes on its camera ray to the segment's
+length, on the side the detector's depth order says over the whole run; limbs across the view, frames not
+usable, and joints that already have their depth are left exactly as they were."""
+import numpy as np
+
+from video_mocap.motion.lift import CHAINS, LIFT_MIN, lift_limbs, run_vote
+
+NAMES = sorted({n for p, c, _, below in CHAINS for n in (p, c, *below)})
+ROWS = {n: i for i, n in enumerate(NAMES)}
+LENGTHS = {"upper_arm": 0.29, "forearm": 0.26, "thigh": 0.44, "shin": 0.42}
+
+
+def _body(T=40, distance=4.0):
+    """Arms and legs hanging straight down, facing the camera (camera axes: x right, y down, z away)."""
+    P = np.zeros((T, len(NAMES), 3))
+    for side, x in (("left", 1.0), ("right", -1.0)):
+        def put(name, xyz, side=side):
+            P[:, ROWS[f"{side}_{name}"]] = xyz
+        put("shoulder", [0.18 * x, -0.5, distance])
+        put("elbow", [0.18 * x, -0.5 + 0.29, distance])
+        put("wrist", [0.18 * x, -0.5 + 0.55, distance])
+        for k, n in enumerate(("index", "pinky", "thumb")):
+            put(n, [0.18 * x + 0.01 * k, 0.13, distance])
+        put("hip", [0.11 * x, 0.0, distance])
+        put("knee", [0.11 * x, 0.44, distance])
+        put("ankle", [0.11 * x, 0.86, distance])
+        put("heel", [0.11 * x, 0.9, distance + 0.05])
+        put("foot_index", [0.11 * x, 0.92, distance - 0.15])
+    return P
+
+
+def _rays(P):
+    return P / np.linalg.norm(P, axis=-1, keepdims=True)
+
+
+def _thigh_pointing(P, side, angle_deg, frames):
+    """The thigh (and all below it) turned by angle about the hip's x axis: + towards the camera (−z)."""
+    out = P.copy()
+    a = np.radians(angle_deg)
+    R = np.array([[1, 0, 0], [0, np.cos(a), np.sin(a)], [0, -np.sin(a), np.cos(a)]])
+    hip = out[frames, ROWS[f"{side}_hip"]]
+    for name in ("knee", "ankle", "heel", "foot_index"):
+        r = ROWS[f"{side}_{name}"]
+        out[frames, r] = (out[frames, r] - hip) @ R.T + hip
+    return out
+
+
+def _flattened(truth, knee):
+    """The fit the lift gets: every point on its true ray, but the knee pulled back to its hip's depth and
+    what hangs below it shifted in depth with it (the foreshortened thigh comes out level)."""
+    out = truth.copy()
+    rays = _rays(truth)
+    side = knee.split("_")[0]
+    dz = truth[:, ROWS[f"{side}_hip"], 2] - truth[:, ROWS[knee], 2]
+    for name in ("knee", "ankle", "heel", "foot_index"):
+        r = ROWS[f"{side}_{name}"]
+        out[:, r] = rays[:, r] * ((truth[:, r, 2] + dz) / rays[:, r, 2])[:, None]
+    return out
+
+
+def test_run_vote_sums_each_run():
+    v = np.array([1.0, -3.0, 5.0, 2.0, 2.0, -1.0, 7.0])
+    m = np.array([True, True, False, True, True, True, False])
+    np.testing.assert_allclose(run_vote(v, m), [-2, -2, 0, 3, 3, 3, 0])
+
+
+def test_a_squat_thigh_gets_its_depth_back_on_the_detectors_side():
+    T = 40
+    truth = _thigh_pointing(_body(T), "left", 50, slice(10, 30))     # thigh 50° towards the camera
+    fit = _flattened(truth, "left_knee")                             # knee level with the hip
+    # the detector's own depth order: right on 14 of the 20 frames (sums to "nearer the camera")
+    ref = truth.copy()
+    ref[10:16, ROWS["left_knee"], 2] = truth[10:16, ROWS["left_hip"], 2] + 0.1
+    usable = np.ones(T, bool)
+    out, moved = lift_limbs(fit, _rays(truth), LENGTHS, ref, usable, ROWS)
+    k = ROWS["left_knee"]
+    for name in ("knee", "ankle", "heel", "foot_index"):                  # back where it was, every frame
+        r = ROWS[f"left_{name}"]
+        np.testing.assert_allclose(out[10:30, r], truth[10:30, r], atol=1e-6)
+    assert moved >= 20
+    # the knee stays on its ray (the image is kept)
+    np.testing.assert_allclose(_rays(out)[:, k], _rays(truth)[:, k], atol=1e-9)
+    # the frames where the leg hangs down are not touched, nor the other leg
+    np.testing.assert_array_equal(out[:10], fit[:10])
+    np.testing.assert_array_equal(out[30:], fit[30:])
+    right = [ROWS[f"right_{n}"] for n in ("hip", "knee", "ankle")]
+    np.testing.assert_array_equal(out[:, right], fit[:, right])
+
+
+def test_what_hangs_below_moves_in_depth_with_the_joint_on_its_own_ray():
+    T = 20
+    truth = _thigh_pointing(_body(T), "right", 50, slice(0, T))
+    fit = _flattened(truth, "right_knee")
+    out, _ = lift_limbs(fit, _rays(truth), LENGTHS, truth, np.ones(T, bool), ROWS)
+    dz = out[:, ROWS["right_knee"], 2] - fit[:, ROWS["right_knee"], 2]
+    assert (dz < -0.2).all()                                           # towards the camera
+    for name in ("ankle", "heel", "foot_index"):
+        r = ROWS[f"right_{name}"]
+        np.testing.assert_allclose(out[:, r, 2] - fit[:, r, 2], dz, atol=1e-9)
+        np.testing.assert_allclose(_rays(out)[:, r], _rays(fit)[:, r], atol=1e-9)
+
+
+def test_the_side_is_the_detectors_when_it_points_away():
+    T = 20
+    truth = _thigh_pointing(_body(T), "left", -50, slice(0, T))        # thigh 50° away from the camera
+    fit = _flattened(truth, "left_knee")
+    out, _ = lift_limbs(fit, _rays(truth), LENGTHS, truth, np.ones(T, bool), ROWS)
+    np.testing.assert_allclose(out[:, ROWS["left_knee"]], truth[:, ROWS["left_knee"]], atol=1e-6)
+    np.testing.assert_allclose(out[:, ROWS["left_ankle"]], truth[:, ROWS["left_ankle"]], atol=1e-6)
+
+
+def test_limbs_across_the_view_unusable_frames_and_deep_fits_are_left_alone():
+    T = 30
+    body = _body(T)
+    # across the view: a limb at 10° out of the image plane leaves less than LIFT_MIN of its length
+    tilted = _thigh_pointing(body, "left", 10, slice(0, T))
+    assert np.sin(np.radians(10)) < LIFT_MIN
+    fit = _flattened(tilted, "left_knee")
+    out, moved = lift_limbs(fit, _rays(tilted), LENGTHS, tilted, np.ones(T, bool), ROWS)
+    np.testing.assert_array_equal(out, fit)
+    assert moved == 0
+    # a deep limb on frames not usable
+    deep = _thigh_pointing(body, "left", 50, slice(0, T))
+    fit = _flattened(deep, "left_knee")
+    out, moved = lift_limbs(fit, _rays(deep), LENGTHS, deep, np.zeros(T, bool), ROWS)
+    np.testing.assert_array_equal(out, fit)
+    # a fit that already has at least the depth the length leaves is kept
+    out, moved = lift_limbs(deep, _rays(deep), LENGTHS, deep, np.ones(T, bool), ROWS)
+    np.testing.assert_allclose(out, deep, atol=1e-9)
+
+
+def test_unknown_lengths_change_nothing():
+    T = 10
+    truth = _thigh_pointing(_body(T), "left", 50, slice(0, T))
+    fit = _flattened(truth, "left_knee")
+    out, moved = lift_limbs(fit, _rays(truth), {"thigh": float("nan")}, truth, np.ones(T, bool), ROWS)
+    np.testing.assert_array_equal(out, fit)
+    assert moved == 0
