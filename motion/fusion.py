@@ -17,7 +17,10 @@ where W are the world landmarks (the prior is translation-free: the rays place t
 length per segment for the whole clip, left and right pooled (`motion/proportions.py`), and
 σ_acc = accel / fps². The segment lengths are estimated first, from a fit without them, weighting
 the frames where a segment lies across the view (its length is then fixed by the image). The length
-terms are linearised about the current fit (Gauss-Newton, a few passes); each pass is one sparse
+terms are linearised about the current fit (Gauss-Newton, a few passes), which cannot give depth to a
+limb the fit has level with its parent: before those passes, limbs the image shows foreshortened are put
+at their length on their rays, on the side the detector's depth order says over the run, and the shape
+prior's depth moves halfway there (`motion/lift.py`). Each pass is one sparse
 linear system over the whole clip, solved by conjugate gradients preconditioned by the exact
 per-frame solve. Long clips go in windows of `CHUNK` frames with `CONTEXT` frames of overlap.
 

@@ -22,9 +22,16 @@ nothing moves: there a noisy length would invent depth. The fusion then takes th
 into its shape prior (PRIOR_SHARE) and solves with the lengths as before. numpy only.
 
 Measured (tools/bench_accuracy.py, the default processing, fused landmarks; limb direction ÷ raw /
-PA-MPJPE ÷ raw, without → with): Pose2Sim cam01 0.853/0.876 → 0.811/0.855, cam02 0.449/0.597 →
-0.421/0.587, cam03 0.857/0.905 → 0.837/0.889, cam04 0.957/0.880 → 0.868/0.857; the rendered mannequin
-0.852/0.960 → 0.793/0.913, jump 0.838/0.990 → 0.768/0.934, turn 0.903/0.944 → 0.894/0.956.
+PA-MPJPE ÷ raw, without → with): Pose2Sim cam01 0.853/0.876 → 0.806/0.852, cam02 0.449/0.597 →
+0.430/0.609, cam03 0.857/0.905 → 0.839/0.889, cam04 0.957/0.880 → 0.904/0.870; the rendered mannequin
+0.852/0.960 → 0.795/0.912, jump 0.838/0.990 → 0.771/0.936, turn 0.903/0.944 → 0.880/0.944. The squat's
+thighs: depth side right on 62/59 % → 100/94 % of the frames where they point at the camera. Trade-off:
+on the synthetic performer of tests/unit/test_fusion.py, whose depth noise is unbiased (nothing flattened
+to undo), limb error 4.67/3.77/3.85° → 4.47/3.83/3.85° and PA-MPJPE 21.2/20.4/23.1 → 22.7/23.0/25.2 mm
+(3 noise seeds). Variants tried and not taken: the side from each frame's own order (cam04 0.96 → 0.92),
+from the order smoothed over 0.1–0.5 s instead of per run (the synthetic's fast arm got 129° wrong), from
+the fit without lengths (cam04 0.93), lifting only above 0.25/0.35/0.5 of the length, the prior taking
+0/0.75/1 of the lifted depth (0: the rendered clips' gain halves; 1: the turn's PA-MPJPE 0.97).
 """
 from __future__ import annotations
 
