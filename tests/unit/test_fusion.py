@@ -325,3 +325,28 @@ def test_given_lengths_are_used(track):
     forearm = np.linalg.norm(w[:, [I["left_wrist"], I["right_wrist"]]] - w[:, [I["left_elbow"], I["right_elbow"]]],
                              axis=-1)
     assert abs(np.median(forearm) - 0.30) < 0.02  # pulled to the given length, against the evidence (0.26)
+
+
+def test_foreshortened_limbs_the_detector_flattened_get_their_depth_back(truth, truth_rel):
+    """A detector that flattens the body in depth (BlazePose's habit: a squat's thighs come out level with
+    the hips): every landmark's depth relative to the hips shrunk to 30 %, plus the usual noise. The fusion
+    with motion/lift.py restores the limbs' depth; without it the length terms cannot (module docstring
+    of motion/lift.py)."""
+    flat = truth.copy()
+    hips_z = truth[:, [23, 24], 2].mean(1, keepdims=True)
+    flat[..., 2] = hips_z + 0.3 * (truth[..., 2] - hips_z)
+    track = make_track(truth, seed=4)
+    noisy_flat = make_track(flat, seed=4)
+    track.world_landmarks[:] = noisy_flat.world_landmarks       # the image stays the true one
+    raw = limb_error_deg(track.world_landmarks, truth_rel)
+    without, _ = fuse_track(track, lift=False)
+    with_lift, report = fuse_track(track)
+    e_without, e_with = limb_error_deg(without.world_landmarks, truth_rel), limb_error_deg(with_lift.world_landmarks,
+                                                                                          truth_rel)
+    pa_without, pa_with = pa_mpjpe(without.world_landmarks, truth_rel), pa_mpjpe(with_lift.world_landmarks, truth_rel)
+    print(f"\nflattened detector: limb error raw {raw:.2f}°, fused without the lift {e_without:.2f}°, with "
+          f"{e_with:.2f}°; PA-MPJPE {pa_without * 1000:.1f} → {pa_with * 1000:.1f} mm; {report.limbs_lifted} "
+          "joint-frames lifted")
+    assert report.limbs_lifted > 0
+    assert e_with < 0.85 * e_without
+    assert pa_with < pa_without
