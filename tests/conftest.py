@@ -59,6 +59,18 @@ def saved_and_loaded(track, path):
     return files, PoseTrack.load(path)
 
 
+def procrustes_error(pred, true):
+    """(N,3) each → (N,) distances after the best similarity transform (rotation, translation, scale) of
+    pred onto true: the per-joint terms of PA-MPJPE (the hand fixtures' measure)."""
+    import numpy as np
+
+    a, b = pred - pred.mean(0), true - true.mean(0)
+    u, s, vt = np.linalg.svd(a.T @ b)
+    D = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
+    scale = np.trace(np.diag(s) @ D) / np.sum(a ** 2)
+    return np.linalg.norm(scale * a @ (u @ D @ vt) - b, axis=1)
+
+
 @pytest.fixture
 def scene():
     """An empty Blender scene (factory settings) with the add-on registered; unregistered afterwards.

@@ -35,7 +35,7 @@ import importlib.util
 import cv2
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, procrustes_error
 
 from video_mocap.capture.hands import LEFT, RIGHT, HandTracker
 from video_mocap.capture.models import HAND_MODEL
@@ -60,18 +60,6 @@ def _tool():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def procrustes_error(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """(21,3) each → (21,) distances after the best similarity transform of pred onto true."""
-    mp, mt = pred.mean(0), true.mean(0)
-    a, b = pred - mp, true - mt
-    u, s, vt = np.linalg.svd(a.T @ b)
-    d = np.sign(np.linalg.det(u @ vt))
-    D = np.diag([1.0, 1.0, d])
-    R = u @ D @ vt
-    scale = np.trace(np.diag(s) @ D) / np.sum(a ** 2)
-    return np.linalg.norm(scale * a @ R - b, axis=1)
 
 
 @pytest.fixture(scope="module")
