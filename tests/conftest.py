@@ -59,6 +59,16 @@ def saved_and_loaded(track, path):
     return files, PoseTrack.load(path)
 
 
+def load_tool(name: str):
+    """tools/<name>.py loaded by path as a module called `name` (the fixture renderers, the benchmarks)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def procrustes_error(pred, true):
     """(N,3) each → (N,) distances after the best similarity transform (rotation, translation, scale) of
     pred onto true: the per-joint terms of PA-MPJPE (the hand fixtures' measure)."""

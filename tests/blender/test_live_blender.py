@@ -1,12 +1,11 @@
 """Live in Blender (issue 16): the timer tick sets bone rotations from an MJPEG stream without creating
 keyframes; Record adds a take; Stop during a take keeps it; a dropped stream keeps the take as partial;
 a source that cannot start is one error report."""
-import importlib.util
 import time
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import load_tool
 
 import video_mocap
 from video_mocap.capture.track import PoseTrack
@@ -17,10 +16,7 @@ MODEL = "lite"
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_live", ROOT / "tools" / "bench_live.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('bench_live')
 
 
 BENCH = _bench()

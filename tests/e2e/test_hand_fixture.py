@@ -30,12 +30,11 @@ is ~0); and the rig's wrist joint sits ~17 mm further down the forearm than Medi
 which tilts the palm axis the MCP flexion is measured from (MCP bias about -25 deg on index, middle and
 pinky). Both are measurement facts of this fixture, not of the retargeting.
 """
-import importlib.util
 
 import cv2
 import numpy as np
 import pytest
-from conftest import ROOT, procrustes_error
+from conftest import ROOT, load_tool, procrustes_error
 
 from video_mocap.capture.hands import LEFT, RIGHT, HandTracker
 from video_mocap.capture.models import HAND_MODEL
@@ -43,7 +42,6 @@ from video_mocap.retarget.hands import finger_angles, hands_in_blender
 from video_mocap.retarget.rig import FINGERS
 
 HAND_TASK = ROOT / "models" / HAND_MODEL
-TOOL = ROOT / "tools" / "render_hand.py"
 FIXTURE = ROOT / ".cache" / "fixtures" / "hand_right"
 
 # Bounds from the measurements (module docstring), with margin.
@@ -56,10 +54,7 @@ pytestmark = pytest.mark.skipif(not HAND_TASK.is_file(), reason=f"{HAND_TASK} mi
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("render_hand", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('render_hand')
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """`cli.py live` against a real MJPEG stream served on 127.0.0.1 by this test (issue 16): a bounded
 recording writes a take and a .bvh; a stream that stops mid-take keeps the frames and says so; Ctrl+C
 keeps the take; an unreachable stream or a missing camera ends with exit 1 and one message."""
-import importlib.util
 import re
 import signal
 import subprocess
@@ -10,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, load_tool
 
 from video_mocap.capture.track import PoseTrack
 
@@ -18,10 +17,7 @@ MODEL = "lite"  # the cheapest model keeps these runs short; the figures for `fu
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_live", ROOT / "tools" / "bench_live.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('bench_live')
 
 
 @pytest.fixture(scope="module")

@@ -40,11 +40,10 @@ The same figures as the close-up fixture (test_hand_fixture.py: flexion 19.3, PA
 the crop from the body costs no accuracy here. The image wrist's ~12 px offset is the rig's: its wrist
 joint sits ~17 mm further down the forearm than MediaPipe's wrist point (~12 px at 2 m).
 """
-import importlib.util
 
 import numpy as np
 import pytest
-from conftest import ROOT, procrustes_error
+from conftest import ROOT, load_tool, procrustes_error
 
 from video_mocap.capture.models import HAND_MODEL
 from video_mocap.capture.segment import capture_video
@@ -52,7 +51,6 @@ from video_mocap.retarget.hands import finger_angles, hands_in_blender
 from video_mocap.retarget.rig import FINGERS
 
 HAND_TASK = ROOT / "models" / HAND_MODEL
-TOOL = ROOT / "tools" / "render_mannequin_hands.py"
 FIXTURE = ROOT / ".cache" / "fixtures" / "mannequin_hands"
 SIDES = (("left", 1.0), ("right", -1.0))
 
@@ -66,10 +64,7 @@ pytestmark = pytest.mark.skipif(not HAND_TASK.is_file(), reason=f"{HAND_TASK} mi
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("render_mannequin_hands", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('render_mannequin_hands')
 
 
 @pytest.fixture(scope="module")

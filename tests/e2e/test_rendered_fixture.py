@@ -33,7 +33,6 @@ would look "right" (see the test); comparing directions alone is no side test he
 legs (and often the two arms) point the same way. The truth projected with K and the camera matrix lands
 within a few pixels of the detected image landmarks (medians 3-10 px), which checks the camera data.
 """
-import importlib.util
 import json
 import subprocess
 import sys
@@ -42,12 +41,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_tool
 
 from video_mocap.capture.landmarks import INDEX
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / ".cache" / "fixtures" / "mannequin"
-TOOL = REPO / "tools" / "render_mannequin.py"
 
 # Bounds from the measurements above, with margin.
 MIN_DETECTION_RATE = 0.95
@@ -64,10 +63,7 @@ LIMBS = {
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("render_mannequin", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('render_mannequin')
 
 
 def _unit(v):
