@@ -7,7 +7,8 @@ One worker in this process (capture_video: the landmarker and the decoding pinne
 hands in a thread a side, a few frames behind the body). Figures per run: steady fps (progress from frame 3
 on: the landmarkers' start left out), CPU ms per frame (this process, every thread) split by where the
 threads may run (the body's core, the decoding's core, any core: the hands), and the load average; the
-ratio is of the medians of steady fps. Other processes on the machine slow both sides unevenly, so
+ratio is of the medians of steady fps. Palm detector runs: HandTracker's count (calls of a side's
+landmarker while it tracked no hand). Other processes on the machine slow both sides unevenly, so
 the table also gives what the threads' CPU allows on two free cores: a frame takes max(body, decoding,
 all / 2) (the hands' threads fill whichever core has room).
 Clips: the sample (samples/cam01.mp4) and the Pose2Sim demo's cam02 (../shared/data/pose2sim_demo,
@@ -70,12 +71,13 @@ def run(clip: Path, frames: int, model: str, hands: bool) -> dict:
     done = sorted(marks)
     (w0, c0, t0), (w1, c1, t1) = marks[3], marks[done[-1]]
     n = done[-1] - 3
-    found = int(np.isfinite(track.hand_presence).sum()) if hands else 0
+    found = np.isfinite(track.hand_presence).sum(axis=0).tolist() if hands else [0, 0]
     role = role_ms(t0, t1, n)
     # Two free cores: the body's threads on one, the decoding on the other, the hands' wherever there is room.
     ideal_ms = max(role["body"], role["decode"], sum(role.values()) / 2)
     return {"fps": n / (w1 - w0), "cpu_ms": 1000 * (c1 - c0) / n, "wall_s": wall, "load": load,
-            "frames": len(track), "hands_found": found, "stats": track.extra.get("hands", {}), "role_ms": role,
+            "frames": len(track), "hands_found": sum(found), "found_sides": found, "stats": track.extra.get("hands", {}),
+            "role_ms": role,
             "ideal_fps": 1000 / ideal_ms if ideal_ms > 0 else float("nan")}
 
 
@@ -100,8 +102,9 @@ def main() -> None:
     print(f"{args.frames} frames, {args.model}, one worker, {args.rounds} rounds (body only, with hands, …); "
           f"2 cores; load average before: {os.getloadavg()[0]:.2f}")
     print("| clip | run | body only fps | CPU ms/frame (body+decode) | with hands fps | CPU ms/frame "
-          "(body+decode+hands) | ratio | 2 free cores: fps body only / with hands, ratio | hands found | load |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "(body+decode+hands) | ratio | 2 free cores: fps body only / with hands, ratio | hands found (left, right) | "
+          "palm detector runs | load |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     summary = []
     for name, clip in clips.items():
         body, both = [], []
@@ -114,7 +117,8 @@ def main() -> None:
             print(f"| {name} | {r + 1} | {a['fps']:.1f} | {a['cpu_ms']:.0f} ({ra['body']:.0f}+{ra['decode']:.0f}) | "
                   f"{b['fps']:.1f} | {b['cpu_ms']:.0f} ({rb['body']:.0f}+{rb['decode']:.0f}+{rb['hands']:.0f}) | "
                   f"{b['fps'] / a['fps']:.2f} | {a['ideal_fps']:.1f} / {b['ideal_fps']:.1f}, "
-                  f"{b['ideal_fps'] / a['ideal_fps']:.2f} | {b['hands_found']}/{2 * b['frames']} | "
+                  f"{b['ideal_fps'] / a['ideal_fps']:.2f} | {b['hands_found']}/{2 * b['frames']} "
+                  f"({b['found_sides'][0]}, {b['found_sides'][1]}) | {b['stats'].get('palm_runs', '?')} | "
                   f"{a['load']:.2f}–{b['load']:.2f} |", flush=True)
         fa = statistics.median(x["fps"] for x in body)
         fb = statistics.median(x["fps"] for x in both)

@@ -18,7 +18,8 @@ class CountingTracker(HandTracker):
 
     def __init__(self, fail_at=None):
         self.state, self.threads, self.fail_at = [0.0, 0.0, 0.0], set(), fail_at
-        self.stats = {"crops": 0, "found": 0, "rejected": 0, "full_frame": 0}
+        self.stats = {"crops": 0, "found": 0, "rejected": 0, "full_frame": 0, "held": 0, "adopted": 0, "palm_runs": 0,
+                      "palm_skipped": 0}
         self._stats_lock = threading.Lock()
 
     def _answer(self, slot, frame, timestamp_ms):
@@ -29,9 +30,12 @@ class CountingTracker(HandTracker):
         self.state[slot] = 0.5 * self.state[slot] + float(frame[..., slot].mean()) + timestamp_ms
         return self.state[slot]
 
-    def detect_side(self, frame, timestamp_ms, body, side, world, image, presence):
+    def detect_side(self, frame, timestamp_ms, body, side, world, image, presence, spare=None):
         self._count("crops")
         value = self._answer(side, frame, timestamp_ms)
+        if side == 1 and timestamp_ms in SPARE_AT:  # a hand tracked while the body jumped: the other side's
+            spare[side] = value, value + 1, 0.5
+            return
         world[side], image[side], presence[side] = value, value + 1, 0.5
 
     def _detect_full(self, frame, timestamp_ms, world, image, presence):
@@ -56,6 +60,7 @@ def frames(n):
 
 
 BODIES = [(0, 1), (0, 1), (1,), None, (0,), (0, 1), None, None, (0, 1), (1,), (0, 1), (0, 1)]
+SPARE_AT = {2, 9, 10}  # the right's hand goes to the left where the left found none (2, 9), not at 10
 
 
 def test_the_hand_thread_gives_the_in_line_results_in_order_from_other_threads():
@@ -75,7 +80,9 @@ def test_the_hand_thread_gives_the_in_line_results_in_order_from_other_threads()
     for a, b in zip(got, expected):
         assert all(np.array_equal(x, y, equal_nan=True) for x, y in zip(a, b))
     assert any(np.isfinite(w).any() for w, _, _ in got) and any(np.isnan(w).any() for w, _, _ in got)
-    assert threaded.stats == line.stats == {"crops": 15, "found": 0, "rejected": 0, "full_frame": 3}
+    assert threaded.stats == line.stats == {"crops": 15, "found": 2, "rejected": 0, "full_frame": 3, "held": 0,
+                                            "adopted": 2, "palm_runs": 0, "palm_skipped": 0}
+    assert [np.isfinite(p).tolist() for _, _, p in got[9:11]] == [[True, False], [True, False]]
     assert len(threaded.threads) == 2 and threading.get_ident() not in threaded.threads  # a thread a side
 
 

@@ -1,10 +1,14 @@
 """Hand arrays of PoseTrack and the cache (format 2): round trip with and without hands, older caches,
-slicing, the parallel capture's row messages, and where a hand's crop is placed from the body."""
+slicing, the parallel capture's row messages, where a hand's crop is placed from the body, and how it holds
+still when the body's wrists jump (a fake landmarker that finds bright squares and tracks them)."""
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from conftest import saved_and_loaded
 
-from video_mocap.capture.hands import LEFT, RIGHT, body_sides, hand_crop
+from video_mocap.capture import hands as hands_module
+from video_mocap.capture.hands import LEFT, RIGHT, HandThread, HandTracker, body_sides, hand_crop, held_crop
 from video_mocap.capture.segment import Rows, place_rows
 from video_mocap.capture.track import FORMAT_VERSION, HAND_KEYS, PoseTrack, TrackError
 
@@ -152,3 +156,145 @@ def test_body_sides_need_a_present_wrist_and_elbow():
     weak = body()
     weak[3][16] = 0.1  # the right wrist out of the frame
     assert body_sides(weak) == [LEFT]
+
+
+def test_held_crop_follows_the_body_unless_its_wrist_jumps_away_from_the_hand_tracked():
+    body_crop, previous = (100.0, 100.0, 200.0), (90.0, 95.0, 200.0)
+    hand_wrist = np.array([190.0, 180.0])
+    # nothing tracked: the body's crop
+    assert held_crop(body_crop, np.array([600.0, 100.0]), None) == (body_crop, 0)
+    assert held_crop(body_crop, np.array([600.0, 100.0]), (previous, None, 0)) == (body_crop, 0)
+    # the body's wrist near the hand tracked (within WRIST_JUMP crops): the body's crop, which moves with it
+    near = hand_wrist + [0.45 * 200, 0.0]
+    assert held_crop(body_crop, near, (previous, hand_wrist, 0)) == (body_crop, 0)
+    # jumped (the pose model swapped its sides, or lost the wrist's crop): the previous crop, HOLD_FRAMES frames
+    far = hand_wrist + [0.55 * 200, 0.0]
+    assert held_crop(body_crop, far, (previous, hand_wrist, 0)) == (previous, 1)
+    assert held_crop(None, near, (previous, hand_wrist, 0)) == (previous, 1)
+    assert held_crop(body_crop, far, (previous, hand_wrist, hands_module.HOLD_FRAMES)) == (body_crop, 0)
+    assert held_crop(None, far, (previous, hand_wrist, hands_module.HOLD_FRAMES)) == (None, 0)
+
+
+SQUARE = 12  # a hand in the synthetic frames: a bright square, SQUARE pixels a side
+
+
+class FakeLandmarker:
+    """One hand, VIDEO mode, on a crop: while tracking, the bright square nearest where the hand was in the
+    previous crop (within 0.15 of the crop's side), else lost; not tracking, the 'palm detector' (counted):
+    the square nearest the crop's centre. Its 21 points at the square's centre."""
+
+    def __init__(self):
+        self.previous, self.palm_runs, self.closed = None, 0, False
+
+    def detect(self, patch):
+        import cv2
+
+        count, _, stats, centres = cv2.connectedComponentsWithStats((patch[..., 0] > 128).astype(np.uint8))
+        centres = centres[1:][stats[1:, cv2.CC_STAT_AREA] > 4] / patch.shape[1]
+        if self.previous is None:
+            self.palm_runs += 1
+            target = np.array([0.5, 0.5])
+        else:
+            target = self.previous
+        dist = np.linalg.norm(centres - target, axis=1) if len(centres) else np.array([])
+        if not len(dist) or (self.previous is not None and dist.min() > 0.15):
+            self.previous = None
+            return SimpleNamespace(hand_landmarks=[], hand_world_landmarks=[], handedness=[])
+        self.previous = centres[int(np.argmin(dist))]
+        point = SimpleNamespace(x=float(self.previous[0]), y=float(self.previous[1]), z=0.0)
+        return SimpleNamespace(hand_landmarks=[[point] * 21], hand_world_landmarks=[[point] * 21],
+                               handedness=[[SimpleNamespace(score=0.9)]])
+
+    def close(self):
+        self.closed = True
+
+
+class FakeTracker(HandTracker):
+    """HandTracker (its crops, side rule, holding and adopting) with FakeLandmarker in place of MediaPipe's."""
+
+    def _make(self, num_hands):
+        self.made = [*getattr(self, "made", []), FakeLandmarker()]
+        return self.made[-1]
+
+    def _run(self, slot, impl, image, timestamp_ms):
+        return impl.detect(image)
+
+    def palm_runs(self):
+        return sum(m.palm_runs for m in self.made)
+
+
+def scene(swapped):
+    """A 640x480 RGB frame with the two hands of body() as bright squares, and body() itself, its left and
+    right swapped on `swapped` frames (a pose model's slip)."""
+    world, image, visibility, presence = body()
+    hands = {LEFT: (442, 330), RIGHT: (230, 300)}  # not mirror images: each where only its own crop tracks it
+    frame = np.zeros((480, 640, 3), np.uint8)
+    for x, y in hands.values():
+        frame[y - SQUARE // 2:y + SQUARE // 2, x - SQUARE // 2:x + SQUARE // 2] = 255
+    if swapped:
+        image = image.copy()
+        for left, right in zip((15, 17, 19, 21, 13, 11), (16, 18, 20, 22, 14, 12)):
+            image[[left, right]] = image[[right, left]]
+    return frame, (world, image, visibility, presence), hands
+
+
+def test_a_one_frame_swap_of_the_bodys_wrists_keeps_tracking_and_the_side_rule():
+    swaps = [False, False, True, False, False]
+    tracker = FakeTracker("fake.task")
+    got = []
+    for ts, swapped in enumerate(swaps):
+        frame, person, _ = scene(swapped)
+        got.append(tracker.detect(frame, ts, person))
+    _, _, hands = scene(False)
+    assert tracker.palm_runs() == tracker.stats["palm_runs"] == 2  # each side's first frame: held on the swap
+    assert tracker.stats["held"] == 2 and tracker.stats["adopted"] == 2 and tracker.stats["rejected"] == 2
+    assert tracker.stats["found"] == 2 * len(swaps)
+    for (_, image, presence), swapped in zip(got, swaps):
+        assert np.isfinite(presence).all()
+        for side in (LEFT, RIGHT):
+            # the side rule holds on every frame: the hand nearer the body's wrist of its side that frame
+            expected = hands[1 - side if swapped else side]
+            assert np.allclose(image[side, 0, :2] * [640, 480], expected, atol=1.0)
+    # HandThread: the same arrays (the sides in threads, adopted when the frame's result is taken)
+    threaded = FakeTracker("fake.task")
+    with HandThread(threaded) as pool:
+        out = []
+        for ts, swapped in enumerate(swaps):
+            frame, person, _ = scene(swapped)
+            pool.submit(frame, ts, person)
+        while len(pool):
+            out.append(pool.result())
+    for a, b in zip(out, got):
+        assert all(np.array_equal(x, y, equal_nan=True) for x, y in zip(a, b))
+    assert threaded.stats == tracker.stats
+
+
+def test_without_holding_a_swap_loses_both_hands_and_reruns_the_palm_detector(monkeypatch):
+    """What held_crop saves: with HOLD_FRAMES 0 the crops jump with the body's wrists on the swap."""
+    monkeypatch.setattr(hands_module, "HOLD_FRAMES", 0)
+    tracker = FakeTracker("fake.task")
+    found = []
+    for ts, swapped in enumerate([False, False, True, False, False]):
+        frame, person, _ = scene(swapped)
+        found.append(np.isfinite(tracker.detect(frame, ts, person)[2]).sum())
+    assert tracker.palm_runs() == tracker.stats["palm_runs"] == 4 and found == [2, 2, 0, 2, 2]
+
+
+def test_a_side_lost_for_a_while_runs_the_palm_detector_every_other_frame_until_found(monkeypatch):
+    """PALM_BACKOFF: frames without the hands (a blank frame) cost a palm detector run a side each, until
+    PALM_BACKOFF runs in a row found nothing; then every other frame; a hand found resets it."""
+    monkeypatch.setattr(hands_module, "PALM_BACKOFF", 3)
+    tracker = FakeTracker("fake.task")
+    frame, person, _ = scene(False)
+    blank = np.zeros_like(frame)
+    shown = [False] * 10 + [True] * 3 + [False] * 2
+    found = []
+    for ts, visible in enumerate(shown):
+        found.append(int(np.isfinite(tracker.detect(frame if visible else blank, ts, person)[2]).sum()))
+    # 10 blank frames: runs on frames 0, 1, 2 (3 misses), then 4, 6, 8 (skipped 3, 5, 7, 9) per side
+    assert tracker.stats["palm_skipped"] == 2 * 4
+    # frame 10: the hands are back and found at once (frame 10 is a run frame after 9 was skipped)
+    assert found[10:13] == [2, 2, 2] and found[:10] == [0] * 10
+    # found again: the count starts over (frames 13, 14 both run: 2 misses < 3)
+    assert tracker.stats["crops"] == 2 * (len(shown) - 4)
+    assert tracker.palm_runs() == tracker.stats["palm_runs"]
