@@ -31,7 +31,10 @@ to undo), limb error 4.67/3.77/3.85° → 4.47/3.83/3.85° and PA-MPJPE 21.2/20.
 (3 noise seeds). Variants tried and not taken: the side from each frame's own order (cam04 0.96 → 0.92),
 from the order smoothed over 0.1–0.5 s instead of per run (the synthetic's fast arm got 129° wrong), from
 the fit without lengths (cam04 0.93), lifting only above 0.25/0.35/0.5 of the length, the prior taking
-0/0.75/1 of the lifted depth (0: the rendered clips' gain halves; 1: the turn's PA-MPJPE 0.97).
+0/0.75/1 of the lifted depth (0: the rendered clips' gain halves; 1: the turn's PA-MPJPE 0.97), a second
+lift after the passes with the lengths (cam04 0.95), only joints the detector sees (visibility ≥ 0.3–0.7:
+no change but the jump's PA-MPJPE 0.94 → 0.96), the knee's hinge choosing the shin's side (cam04 0.93),
+the torso too, hips → shoulders (cam04 0.85 but PA-MPJPE 0.98, cam01 1.00).
 """
 from __future__ import annotations
 
