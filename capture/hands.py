@@ -224,16 +224,15 @@ class HandTracker:
         if crop is None:
             self._last[side] = None
             return
+        if self._misses[side] >= PALM_BACKOFF and self._misses[side] % 2 == 1:
+            self._misses[side] += 1   # lost for a while: the palm detector on every other frame only
+            self._count("palm_skipped")
+            return
         x0, y0, size = crop
         s = CROP_PIXELS / size
         warp = np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s]])
         patch = cv2.warpAffine(frame, warp, (CROP_PIXELS, CROP_PIXELS), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_CONSTANT)
-        if self._misses[side] >= PALM_BACKOFF and self._misses[side] % 2 == 1:
-            self._misses[side] += 1   # lost for a while: the palm detector on every other frame only
-            self._last[side] = None
-            self._count("palm_skipped")
-            return
         if self._sides[side] is None:
             self._sides[side] = self._make(1)
         self._count("crops")

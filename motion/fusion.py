@@ -57,7 +57,7 @@ from ..capture.landmarks import INDEX as I
 from ..capture.track import PoseTrack
 from . import proportions
 from .hinges import unbend_knees
-from .lift import PRIOR_SHARE, lift_limbs
+from .lift import lift_limbs, lifted_prior
 from .root import hip_translation, intrinsics
 
 FUSED = np.array([I["nose"], I["left_ear"], I["right_ear"]] + list(range(11, 33)))
@@ -215,7 +215,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
     lengths: {segment name: metres} to use instead of estimating them.
     knees: move knees the fit left bent backwards onto the front of the hip–ankle line (motion/hinges.py).
     lift: give foreshortened limbs the depth their lengths need before the passes with the lengths, on
-      the side the detector's smoothed depth order says, and move the shape prior halfway there
+      the side the detector's depth order says over each run, and move the shape prior halfway there
       (motion/lift.py).
     Returns (new PoseTrack, FusionReport); the input is not modified. The estimated segment lengths
     are in the new track's extra["segment_lengths"]."""
@@ -307,9 +307,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         X = X1
         if lift:  # foreshortened limbs get the depth their lengths need (motion/lift.py)
             X, lifted = lift_limbs(X1, rf, seg_lengths, Wf, usable, _ROWS)
-            depth = X[..., 2] - X[..., 2].mean(1, keepdims=True) + Wf[..., 2].mean(1, keepdims=True)
-            Wf = Wf.copy()
-            Wf[..., 2] = np.where(usable[:, None], PRIOR_SHARE * depth + (1 - PRIOR_SHARE) * Wf[..., 2], Wf[..., 2])
+            Wf = lifted_prior(Wf, X, usable)
         preconditioners: dict = {}  # the later passes reuse the first one's (the lengths barely turn)
         for _ in range(max(1, iterations)):
             X = solve(seg_lengths, X, X, preconditioners)

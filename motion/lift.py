@@ -96,3 +96,12 @@ def lift_limbs(points: np.ndarray, rays: np.ndarray, lengths: dict, reference: n
             out[go, q] = rays[go, q] * (z[go] / np.maximum(rays[go, q, 2], 1e-6))[:, None]
         moved += int(go.sum())
     return out, moved
+
+
+def lifted_prior(prior: np.ndarray, lifted: np.ndarray, usable: np.ndarray, share: float = PRIOR_SHARE) -> np.ndarray:
+    """The fusion's shape prior (T,n,3) with its depth moved `share` of the way to the lifted points' depth
+    (each frame's lifted depths re-centred on the prior's mean depth), on the usable frames."""
+    out = np.array(prior, dtype=np.float64, copy=True)
+    depth = lifted[..., 2] - lifted[..., 2].mean(1, keepdims=True) + out[..., 2].mean(1, keepdims=True)
+    out[..., 2] = np.where(np.asarray(usable, bool)[:, None], share * depth + (1 - share) * out[..., 2], out[..., 2])
+    return out
