@@ -4,9 +4,9 @@
 
 or, from Python, `render(out_dir, force=False, in_process=False, motion="default") -> Path` (this module
 imports without bpy; the build runs in a child process `sys.executable tools/render_mannequin.py`, so the
-caller's bpy session, if any, is left alone). `motion` is one of MOTIONS = ("default", "jump", "turn"),
-each rendered into its own folder (by convention .cache/fixtures/mannequin, mannequin_jump,
-mannequin_turn). Work is skipped when the outputs exist and `stamp.json` holds the hash of this file's
+caller's bpy session, if any, is left alone). `motion` is one of MOTIONS ("default", "jump", "turn",
+"boxing"), each rendered into its own folder (by convention .cache/fixtures/mannequin, mannequin_jump,
+mannequin_turn, mannequin_boxing). Work is skipped when the outputs exist and `stamp.json` holds the hash of this file's
 source, tools/render_common.py's (the scaffolding both fixture renderers share) and the motion's
 parameters (params_for(motion)): edit either script and the fixture is rebuilt.
 
@@ -39,6 +39,9 @@ The other motions (same scene, camera and render settings; only the frame count 
   arm alone rises out sideways to 50 deg (frames 40-62, in the image's left half, as seen from behind)
   while the right keeps swinging; turning back over 64-92 (the other way round) and standing. A planted
   foot stays where it was put and only swivels with the body.
+- boxing (90 frames, 3 s): an orthodox guard, the left side turned 25 deg toward the camera, bouncing on
+  planted feet; a jab, a cross (the body turning square), a left hook, a double jab and a cross, all
+  thrown at the camera, so the arms point at it (the foreshortened case the fusion's lift is for).
 
 Outputs in the folder:
 - mannequin.mp4    mp4v, 30 fps, PARAMS resolution; frames/NNNN.png are the rendered frames
@@ -84,11 +87,12 @@ PARAMS = {
 }
 
 # The motions (see the module docstring); each may override PARAMS (the default overrides nothing).
-MOTIONS = ("default", "jump", "turn")
+MOTIONS = ("default", "jump", "turn", "boxing")
 MOTION_PARAMS = {
     "default": {},
     "jump": {"frames": 75},        # 2.5 s
     "turn": {"frames": 100},       # 3.3 s
+    "boxing": {"frames": 90},      # 3.0 s
 }
 
 OUTPUTS = ("mannequin.mp4", "truth.npz", "mannequin.blend")
@@ -480,7 +484,46 @@ def pose_turn(t: float):
     return _assemble(yaw, hips_off, 0.0, arms, ankles)
 
 
-POSES = {"default": pose_at, "jump": pose_jump, "turn": pose_turn}
+# Boxing: an orthodox stance, the left side toward the camera (the body turned BOX_YAW), hands up in a
+# guard, bouncing lightly on planted feet; punches thrown at the camera: a jab (left, frames 10-18), a
+# cross (right, 22-32, the body turning square), a left hook (38-48, the arm out sideways and bent, the
+# body turning further), a double jab (52-56, 56-60), a cross (64-74), then the guard. The fists travel
+# up to 0.5 m toward the camera, so the forearms and upper arms point at it: the foreshortened case.
+BOX_YAW = -25.0
+BOX_GUARD = {"L": (50.0, 10.0, 105.0), "R": (45.0, 10.0, 110.0)}   # (flex, abd, elbow) per side
+BOX_PUNCHES = [  # (side, start, peak, end, (flex, abd, elbow) at the peak, body yaw change at the peak)
+    ("L", 10, 14, 18, (85.0, 8.0, 5.0), -5.0),
+    ("R", 22, 27, 32, (85.0, 5.0, 5.0), 28.0),
+    ("L", 38, 43, 48, (80.0, 60.0, 95.0), -25.0),
+    ("L", 52, 54, 56, (85.0, 8.0, 5.0), -5.0),
+    ("L", 56, 58, 60, (85.0, 8.0, 5.0), -5.0),
+    ("R", 64, 69, 74, (85.0, 5.0, 5.0), 28.0),
+]
+BOX_FEET = {"L": np.array([0.15, -0.16, ANKLE[2]]), "R": np.array([-0.15, 0.16, ANKLE[2]])}  # body frame
+
+
+def _box_amount(t, start, peak, end):
+    """0 → 1 (cosine ease out to the peak) → 0 (back to the guard)."""
+    if t <= start or t >= end:
+        return 0.0
+    a = (t - start) / (peak - start) if t <= peak else (end - t) / (end - peak)
+    return 0.5 - 0.5 * math.cos(math.pi * a)
+
+
+def pose_boxing(t: float):
+    arms = {side: np.array(BOX_GUARD[side]) for side in ("L", "R")}
+    yaw = BOX_YAW
+    for side, a, p, b, target, turn in BOX_PUNCHES:
+        k = _box_amount(t, a, p, b)
+        arms[side] = arms[side] + k * (np.array(target) - np.array(BOX_GUARD[side]))
+        yaw += k * turn
+    Rz_inv = _rot([0, 0, 1], -yaw)
+    ankles = {side: Rz_inv @ (_rot([0, 0, 1], BOX_YAW) @ BOX_FEET[side]) for side in ("L", "R")}
+    hips_off = np.array([0.0, 0.0, -0.06 + 0.015 * math.sin(2 * math.pi * t / 15.0)])
+    return _assemble(yaw, hips_off, 8.0, {side: tuple(v) for side, v in arms.items()}, ankles)
+
+
+POSES = {"default": pose_at, "jump": pose_jump, "turn": pose_turn, "boxing": pose_boxing}
 
 
 # ---------------------------------------------------------------------------------------------------------

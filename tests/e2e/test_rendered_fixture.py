@@ -276,7 +276,7 @@ def test_capture_and_retarget_onto_another_rig_follow_the_known_motion(track, tr
     assert len(lr_ok) > n and all(lr_ok)
 
 
-@pytest.mark.parametrize("motion", ["jump", "turn"])
+@pytest.mark.parametrize("motion", ["jump", "turn", "boxing"])
 def test_other_motions_when_rendered(motion):
     """The other motions (render(..., motion=...), tools/render_mannequin.py MOTIONS), on their own outputs in
     .cache/fixtures/mannequin_<motion>. Rendering one takes 10-15 min on a busy machine, so they are
@@ -305,6 +305,22 @@ def test_other_motions_when_rendered(motion):
         airborne = np.flatnonzero(feet > 0.03)  # both feet, heels and toes
         assert len(airborne) >= 15 and np.all(np.diff(airborne) == 1)
         assert hips[:, 2].argmax() in airborne
+    elif motion == "boxing":
+        # Feet planted all through; every straight punch ends with the arm pointing at the camera (world
+        # -Y) within 35 deg, the wrist at least 0.45 m nearer it than the shoulder; the hook stays bent.
+        for side in ("left", "right"):
+            ankle = lm[:, INDEX[f"{side}_ankle"]]
+            assert np.abs(ankle - ankle[0]).max() < 0.001
+        straight = 0
+        for side, _start, peak, _end, (_flex, _abd, elbow), _turn in tool.BOX_PUNCHES:
+            s = "left" if side == "L" else "right"
+            arm = lm[peak, INDEX[f"{s}_wrist"]] - lm[peak, INDEX[f"{s}_shoulder"]]
+            if elbow <= 10:
+                straight += 1
+                assert -arm[1] > 0.45 and -arm[1] / np.linalg.norm(arm) > np.cos(np.radians(35))
+            else:
+                assert np.linalg.norm(arm) < 0.45
+        assert straight >= 4
     else:
         forward = np.cross(lm[:, INDEX["left_shoulder"]] - lm[:, INDEX["right_shoulder"]], [0, 0, 1])
         away = _unit(forward)[:, 1] > np.cos(np.radians(10))  # the chest faces +Y, away from the camera
