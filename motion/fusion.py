@@ -20,7 +20,8 @@ the frames where a segment lies across the view (its length is then fixed by the
 terms are linearised about the current fit (Gauss-Newton, a few passes), which cannot give depth to a
 limb the fit has level with its parent: before those passes, limbs the image shows foreshortened are put
 at their length on their rays, on the side the detector's depth order says over the run, and the shape
-prior's depth moves halfway there (`motion/lift.py`). Each pass is one sparse
+prior's depth moves halfway there (`motion/lift.py`); no pass may carry a limb joint through to the other
+side of its parent along its ray (`lift.keep_sides`: the linearisation is blind there). Each pass is one sparse
 linear system over the whole clip, solved by conjugate gradients preconditioned by the exact
 per-frame solve. Long clips go in windows of `CHUNK` frames with `CONTEXT` frames of overlap.
 
@@ -57,7 +58,7 @@ from ..capture.landmarks import INDEX as I
 from ..capture.track import PoseTrack
 from . import proportions
 from .hinges import unbend_knees
-from .lift import lift_limbs, lifted_prior
+from .lift import keep_sides, lift_limbs, lifted_prior
 from .root import hip_translation, intrinsics
 
 FUSED = np.array([I["nose"], I["left_ear"], I["right_ear"]] + list(range(11, 33)))
@@ -89,6 +90,7 @@ class FusionReport:
     depth_change_m: float = float("nan")   # median |Δz| of a landmark relative to the hips
     knees_unbent: tuple = (0, 0)            # frames whose left / right knee was bent backwards and moved
     limbs_lifted: int = 0                   # joint-frames given depth by motion/lift.py
+    sides_kept: int = 0                     # joint-frames a pass sent to the other side, put back
     seconds: float = 0.0
 
     @property
@@ -102,7 +104,7 @@ class FusionReport:
         return (f"fusion: {self.fused_frames}/{self.frames} frames on the image rays (f = {self.focal_px:.0f} px), "
                 f"reprojection {self.reprojection_px[0]:.1f} → {self.reprojection_px[1]:.1f} px, "
                 f"depth moved {self.depth_change_m * 100:.1f} cm (median); foreshortened limb joints lifted: "
-                f"{self.limbs_lifted}; knees bent backwards, moved: "
+                f"{self.limbs_lifted}; put back on their side: {self.sides_kept}; knees bent backwards, moved: "
                 f"{self.knees_unbent[0]} left / {self.knees_unbent[1]} right; lengths cm: {lengths}; "
                 f"{self.ms_per_frame:.2f} ms/frame")
 
@@ -203,7 +205,8 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
                focal_mm: float | None = None, sensor_mm: float = 36.0, pixel_sigma: float = 5.0,
                prior_sigma_xy: float = 0.05, prior_sigma_z: float = 0.08, length_sigma_scale: float = 1.0,
                accel: float = 300.0, iterations: int = 2, cg_iterations: int = 10,
-               lengths: dict | None = None, knees: bool = True, lift: bool = True) -> tuple[PoseTrack, FusionReport]:
+               lengths: dict | None = None, knees: bool = True, lift: bool = True,
+               sides: bool = True) -> tuple[PoseTrack, FusionReport]:
     """Put the world landmarks on the image rays as a constant-length skeleton (module docstring).
 
     fov_deg / focal_px / focal_mm (+ sensor_mm): the camera, as in `motion.root.intrinsics`
@@ -217,6 +220,8 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
     lift: give foreshortened limbs the depth their lengths need before the passes with the lengths, on
       the side the detector's depth order says over each run, and move the shape prior halfway there
       (motion/lift.py).
+    sides: after each pass with the lengths, put limb joints it carried to the other side of their parent
+      along their ray back (motion/lift.py keep_sides).
     Returns (new PoseTrack, FusionReport); the input is not modified. The estimated segment lengths
     are in the new track's extra["segment_lengths"]."""
     t0 = time.perf_counter()
@@ -247,7 +252,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
     X_all = X0.copy()
     seg_lengths = {}
     knees_fixed = [0, 0]
-    lifted = 0
+    lifted = kept = 0
     if usable.any():
         Wf = np.nan_to_num(world[:, FUSED])
         rf = np.nan_to_num(rays[:, FUSED])
@@ -310,7 +315,11 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
             Wf = lifted_prior(Wf, X, usable)
         preconditioners: dict = {}  # the later passes reuse the first one's (the lengths barely turn)
         for _ in range(max(1, iterations)):
-            X = solve(seg_lengths, X, X, preconditioners)
+            X_next = solve(seg_lengths, X, X, preconditioners)
+            if sides:
+                X_next, n_kept = keep_sides(X, X_next, rf, _ROWS, usable)
+                kept += n_kept
+            X = X_next
         if knees:  # a knee put behind the hip–ankle line moves along its ray (motion/hinges.py)
             X, knees_fixed = unbend_knees(X, rf, seg_lengths.get("thigh", np.nan), seg_lengths.get("shin", np.nan),
                                           _ROWS, usable)
@@ -338,7 +347,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         segment_lengths={k: float(v) for k, v in seg_lengths.items()},
         reprojection_px=(reproj(X0), reproj(X_all)) if usable.any() else (float("nan"), float("nan")),
         depth_change_m=float(np.median(dz_rel)) if dz_rel.size else float("nan"), knees_unbent=tuple(knees_fixed),
-        limbs_lifted=lifted)
+        limbs_lifted=lifted, sides_kept=kept)
     extra = dict(track.extra)
     extra["segment_lengths"] = dict(report.segment_lengths)
     new = PoseTrack(out_world, np.array(track.image_landmarks, copy=True), np.array(track.visibility, copy=True),

@@ -1,6 +1,7 @@
 """Foreshortened limbs get their depth back: a limb joint placed on its camera ray at the segment's length.
 
     lift_limbs(points, rays, lengths, reference, usable, rows) -> (points, joint-frames moved)
+    keep_sides(before, after, rays, rows, usable) -> (points, joint-frames put back)
 
 Where a limb points at or away from the camera its image is short, and the detector's depth for it is
 mostly too small (a squat's thighs came out level with the hips, a reach toward the camera flat). The
@@ -35,6 +36,27 @@ the fit without lengths (cam04 0.93), lifting only above 0.25/0.35/0.5 of the le
 lift after the passes with the lengths (cam04 0.95), only joints the detector sees (visibility ≥ 0.3–0.7:
 no change but the jump's PA-MPJPE 0.94 → 0.96), the knee's hinge choosing the shin's side (cam04 0.93),
 the torso too, hips → shoulders (cam04 0.85 but PA-MPJPE 0.98, cam01 1.00).
+
+keep_sides: a pass with the lengths may not carry a limb joint through to the other side of its parent.
+The passes linearise each length about the segment's current direction; where a segment lies nearly across
+its child's camera ray (the ray's closest approach to the parent is near the child), moving the child along
+the ray barely changes the length to first order, so one pass jumps far along it and lands on the other
+side; the next may jump back. Seen on Pose2Sim cam04: the right thigh changed side on 16 frames with every
+pass (a cycle: the result depended on whether the number of passes was even; the even one happened to be
+right there). After each pass, a limb joint (CHAINS) that went to the other side along its ray (relative
+to the ray's closest approach to its parent) is mirrored back about that point: the same length, the same
+image position, the side it had before the pass (the lift's, or the detector's through the first fit);
+what hangs below it shifts in depth with it. Measured (tools/bench_accuracy.py, fused, dir ÷ raw /
+PA-MPJPE ÷ raw, without → with): the rendered mannequin 0.795/0.912 → 0.781/0.897, jump 0.771/0.936 →
+0.743/0.870, turn 0.880/0.944 → 0.871/0.934, boxing 0.883/0.801 → 0.886/0.801; Pose2Sim cam01 0.806/0.852 →
+0.792/0.835, cam02 0.430/0.609 → 0.433/0.613, cam03 0.839/0.889 → 0.836/0.873, cam04 0.904/0.870 →
+0.916/0.880 (its right thigh: 9.1° on the lucky even pass, 10.7° now). Trade-off: the synthetic performer
+of tests/unit/test_fusion.py, whose depth noise is unbiased, has some first-pass sides wrong that the
+passes used to flip right: limb error 4.47/3.83/3.85° → 4.75/4.13/4.02°, PA-MPJPE 22.7/23.0/25.2 →
+24.2/24.8/26.3 mm. Tried and not taken: guarding the heels, toes and hand points too (the turn 0.929, cam04
+0.921, the synthetic worse), guarding from the second pass on only (the first pass's flips are the harmful
+ones: cam04 0.956), damping the passes instead (they then converge: cam04 0.92-0.93, the jump's PA-MPJPE
+0.88-0.90).
 """
 from __future__ import annotations
 
@@ -90,12 +112,43 @@ def lift_limbs(points: np.ndarray, rays: np.ndarray, lengths: dict, reference: n
             continue
         dz = np.where(go, s * r[:, 2] - out[:, c, 2], 0.0)
         out[go, c] = s[go, None] * r[go]
-        for name in below:
-            q = rows[name]
-            z = out[:, q, 2] + dz
-            out[go, q] = rays[go, q] * (z[go] / np.maximum(rays[go, q, 2], 1e-6))[:, None]
+        _shift_below(out, rays, rows, below, go, dz)
         moved += int(go.sum())
     return out, moved
+
+
+def _shift_below(out, rays, rows, below, moved, dz):
+    """What hangs below a moved joint shifts in depth by dz (T,), each point on its own ray."""
+    for name in below:
+        q = rows[name]
+        z = out[:, q, 2] + dz
+        out[moved, q] = rays[moved, q] * (z[moved] / np.maximum(rays[moved, q, 2], 1e-6))[:, None]
+
+
+def keep_sides(before: np.ndarray, after: np.ndarray, rays: np.ndarray, rows: dict,
+               usable: np.ndarray) -> tuple[np.ndarray, int]:
+    """before/after (T,n,3) camera space, the fit going into and coming out of one pass with the lengths;
+    rays (T,n,3) unit. A limb joint (CHAINS) that the pass moved to the other side of its parent along
+    its camera ray goes back, mirrored about the ray's closest approach to the parent (module docstring).
+    → (a corrected copy of after, joint-frames mirrored)."""
+    out = np.array(after, dtype=np.float64, copy=True)
+    usable = np.asarray(usable, bool)
+    mirrored = 0
+    for parent, child, _segment, below in CHAINS:
+        p, c = rows[parent], rows[child]
+        r = rays[:, c]
+        side_before = np.sum(r * (before[:, c] - before[:, p]), -1)
+        s_now = np.sum(r * out[:, c], -1)
+        closest = np.sum(r * out[:, p], -1)
+        flip = usable & (np.sign(side_before) * np.sign(s_now - closest) < 0)
+        if not flip.any():
+            continue
+        s_new = 2 * closest - s_now
+        dz = np.where(flip, (s_new - s_now) * r[:, 2], 0.0)
+        out[flip, c] = s_new[flip, None] * r[flip]
+        _shift_below(out, rays, rows, below, flip, dz)
+        mirrored += int(flip.sum())
+    return out, mirrored
 
 
 def lifted_prior(prior: np.ndarray, lifted: np.ndarray, usable: np.ndarray, share: float = PRIOR_SHARE) -> np.ndarray:

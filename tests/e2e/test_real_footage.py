@@ -241,3 +241,25 @@ def test_left_right_flips_undone_in_every_camera(reference, tracks, camera):
         assert report.frames >= 20, report.flipped
         # a front/back confusion (consistent handedness): undone by continuity, and said to be unsure
         assert len(report.backwards) >= 20 and report.messages, (report.backwards, report.messages)
+
+
+def test_fusion_passes_leave_every_limb_on_its_side(tracks):
+    """The fusion's passes with the segment lengths are linearised; on cam04 they used to carry the right
+    thigh to the other side of the hip and back on every pass (a cycle: the result depended on how many
+    passes ran). With motion/lift.py keep_sides, 2, 3 or 4 passes leave every limb that has some depth
+    (more than 0.1 of its length) on the same side of its parent."""
+    from video_mocap.capture.landmarks import INDEX
+    from video_mocap.motion.fusion import fuse_track
+    from video_mocap.motion.lift import CHAINS
+
+    def sides(track, **kwargs):
+        world = fuse_track(track, knees=False, **kwargs)[0].world_landmarks.astype(np.float64)
+        d = np.stack([world[:, INDEX[c]] - world[:, INDEX[p]] for p, c, _, _ in CHAINS], 1)
+        z = d[..., 2] / np.linalg.norm(d, axis=-1)
+        return np.where(np.abs(z) > 0.1, np.sign(z), 0.0)
+
+    track = tracks["cam04"]
+    kept = [sides(track, iterations=k) for k in (2, 3, 4)]
+    assert all(int((kept[0] * other < 0).sum()) == 0 for other in kept[1:])
+    unguarded = [sides(track, iterations=k, sides=False) for k in (2, 3)]
+    assert int((unguarded[0] * unguarded[1] < 0).sum()) >= 5   # the cycle the guard removes

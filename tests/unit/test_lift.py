@@ -4,7 +4,7 @@ length, on the side the detector's depth order says over the whole run; limbs ac
 usable, and joints that already have their depth are left exactly as they were."""
 import numpy as np
 
-from video_mocap.motion.lift import CHAINS, LIFT_MIN, lift_limbs, run_vote
+from video_mocap.motion.lift import CHAINS, LIFT_MIN, keep_sides, lift_limbs, run_vote
 
 NAMES = sorted({n for p, c, _, below in CHAINS for n in (p, c, *below)})
 ROWS = {n: i for i, n in enumerate(NAMES)}
@@ -137,3 +137,47 @@ def test_unknown_lengths_change_nothing():
     out, moved = lift_limbs(fit, _rays(truth), {"thigh": float("nan")}, truth, np.ones(T, bool), ROWS)
     np.testing.assert_array_equal(out, fit)
     assert moved == 0
+
+
+def _mirrored(fit, joint, below=()):
+    """The fit with `joint` taken along its ray to the other side of the ray's closest approach to its
+    parent (what an overshooting pass does), what hangs below shifted in depth with it."""
+    parent = next(p for p, c, _, _ in CHAINS if c == joint)
+    rays = _rays(fit)
+    out = fit.copy()
+    r = rays[:, ROWS[joint]]
+    s = np.sum(r * fit[:, ROWS[joint]], -1)
+    closest = np.sum(r * fit[:, ROWS[parent]], -1)
+    s_new = 2 * closest - s
+    dz = (s_new - s) * r[:, 2]
+    out[:, ROWS[joint]] = s_new[:, None] * r
+    for name in below:
+        q = ROWS[name]
+        out[:, q] = rays[:, q] * ((fit[:, q, 2] + dz) / rays[:, q, 2])[:, None]
+    return out
+
+
+def test_a_pass_that_carries_a_knee_to_the_other_side_is_undone():
+    T = 12
+    before = _thigh_pointing(_body(T), "right", 20, slice(0, T))     # the thigh 20° towards the camera
+    below = ("right_ankle", "right_heel", "right_foot_index")
+    after = _mirrored(before, "right_knee", below)
+    assert (after[:, ROWS["right_knee"], 2] > before[:, ROWS["right_hip"], 2]).all()   # now away from it
+    out, n = keep_sides(before, after, _rays(before), ROWS, np.ones(T, bool))
+    assert n == T
+    np.testing.assert_allclose(out, before, atol=1e-9)    # same length, same rays, its side again
+
+
+def test_a_pass_that_keeps_the_side_or_an_unusable_frame_is_left_alone():
+    T = 12
+    before = _thigh_pointing(_body(T), "left", 20, slice(0, T))
+    after = _thigh_pointing(_body(T), "left", 35, slice(0, T))      # deeper, the same side
+    out, n = keep_sides(before, after, _rays(after), ROWS, np.ones(T, bool))
+    assert n == 0 and np.array_equal(out, after)
+    flipped = _mirrored(before, "left_knee")
+    usable = np.ones(T, bool)
+    usable[:4] = False
+    out, n = keep_sides(before, flipped, _rays(flipped), ROWS, usable)
+    assert n == T - 4
+    np.testing.assert_array_equal(out[:4], flipped[:4])
+    np.testing.assert_allclose(out[4:, ROWS["left_knee"]], before[4:, ROWS["left_knee"]], atol=1e-9)
