@@ -57,6 +57,7 @@ import numpy as np
 from ..capture.landmarks import INDEX as I
 from ..capture.track import PoseTrack
 from . import proportions
+from .blas import one_blas_thread
 from .hinges import unbend_knees
 from .lift import keep_sides, lift_limbs, lifted_prior
 from .root import hip_translation, intrinsics
@@ -269,6 +270,10 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         start = np.where(usable[:, None, None], rf * (start[..., 2:3] / np.maximum(rf[..., 2:3], 1e-6)), 0.0)
 
         def solve(lengths_now, X_lin, x_init, cache=None):
+            with one_blas_thread():  # 75×75 systems: a second BLAS thread only spins (motion/blas.py)
+                return _solve_all(lengths_now, X_lin, x_init, cache)
+
+        def _solve_all(lengths_now, X_lin, x_init, cache):
             X_new = np.zeros_like(x_init)
             for s in range(0, T, CHUNK):
                 a, b = max(0, s - CONTEXT), min(T, s + CHUNK + CONTEXT)
