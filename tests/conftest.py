@@ -59,6 +59,27 @@ def saved_and_loaded(track, path):
     return files, PoseTrack.load(path)
 
 
+def check_default_beats_raw(raw, truth, label: str, bounds: tuple) -> None:
+    """Issue 13's promise, measured like the benchmark (tools/bench_accuracy.py): the default processing
+    (pipeline.clean: flips, fusion, smoothing) of the raw track against truth joints (T,12,3) in any frame
+    must have limb-direction error and PA-MPJPE at most bounds = (dir, PA) × the raw detector's, no
+    left/right swap, and jitter at most 1.5 × the truth's."""
+    from video_mocap.pipeline import Options, clean
+
+    bench = load_tool("bench_accuracy")
+    n = min(len(raw), len(truth))
+    raw, truth = raw.sliced(0, n), truth[:n]
+    before = bench.metrics(bench.joints_from_track(raw), truth)
+    after = bench.metrics(bench.joints_from_track(clean(raw, Options())), truth)
+    ratios = (after["dir"] / before["dir"], after["pampjpe"] / before["pampjpe"])
+    print(f"\n{label}: dir {before['dir']:.1f} → {after['dir']:.1f}°, PA-MPJPE {before['pampjpe']:.0f} → "
+          f"{after['pampjpe']:.0f} mm ({ratios[0]:.3f} / {ratios[1]:.3f}); jitter {after['jitter']:.1f} "
+          f"(truth {after['ref_jitter']:.1f}); swaps {after['lr']}")
+    assert ratios[0] <= bounds[0] and ratios[1] <= bounds[1], ratios
+    assert after["lr"] == 0
+    assert after["jitter"] <= 1.5 * after["ref_jitter"]
+
+
 def load_tool(name: str):
     """tools/<name>.py loaded by path as a module called `name` (the fixture renderers, the benchmarks)."""
     import importlib.util

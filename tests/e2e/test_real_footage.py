@@ -278,25 +278,11 @@ def test_default_output_is_closer_to_the_reference_than_the_detector(reference, 
     the benchmark's measures (tools/bench_accuracy.py): limb-direction error and PA-MPJPE both lower than
     the raw detector's by the margins of DEFAULT_BEATS_RAW, no left/right swap, jitter at most 1.5 × the
     (Butterworth-filtered) reference's."""
-    from conftest import load_tool
+    from conftest import check_default_beats_raw, load_tool
 
-    from video_mocap.pipeline import Options, clean
-
-    bench = load_tool("bench_accuracy")
+    joints = load_tool("bench_accuracy").JOINTS
     _, _, calib = reference
     names, points = ref.load_trc(TRC_FILTERED)   # the benchmark's reference (the raw markers jitter 40 mm/fr²)
     K, dist, R, t = calib[calib_name(camera)] if calib_name(camera) in calib else calib[camera]
-    truth = ref.to_camera(np.stack([ref.trc_marker(points, names, j) for j in bench.JOINTS], 1), R, t)
-    raw = tracks[camera]
-    n = min(len(raw), len(truth))
-    raw, truth = raw.sliced(0, n), truth[:n]
-    before = bench.metrics(bench.joints_from_track(raw), truth)
-    after = bench.metrics(bench.joints_from_track(clean(raw, Options())), truth)
-    ratios = (after["dir"] / before["dir"], after["pampjpe"] / before["pampjpe"])
-    print(f"\n{camera}: dir {before['dir']:.1f} → {after['dir']:.1f}°, PA-MPJPE {before['pampjpe']:.0f} → "
-          f"{after['pampjpe']:.0f} mm ({ratios[0]:.3f} / {ratios[1]:.3f}); jitter {after['jitter']:.1f} "
-          f"(reference {after['ref_jitter']:.1f}); swaps {after['lr']}")
-    dir_max, pa_max = DEFAULT_BEATS_RAW[camera]
-    assert ratios[0] <= dir_max and ratios[1] <= pa_max, ratios
-    assert after["lr"] == 0
-    assert after["jitter"] <= 1.5 * after["ref_jitter"]
+    truth = ref.to_camera(np.stack([ref.trc_marker(points, names, j) for j in joints], 1), R, t)
+    check_default_beats_raw(tracks[camera], truth, camera, DEFAULT_BEATS_RAW[camera])

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import load_tool
+from conftest import check_default_beats_raw, load_tool
 
 from video_mocap.capture.landmarks import INDEX
 
@@ -359,23 +359,10 @@ def test_default_output_is_closer_to_the_truth_than_the_detector(motion, full_mo
     limb-direction error and PA-MPJPE both lower than the raw detector's by the margins of
     DEFAULT_BEATS_RAW, no left/right swap, jitter at most 1.5 × the truth's."""
     from video_mocap.capture.segment import capture_video
-    from video_mocap.pipeline import Options, clean
 
-    bench = load_tool("bench_accuracy")
     folder = _rendered(motion)
     with np.load(folder / "truth.npz") as data:
         landmarks = data["landmarks_world"]
-    truth = landmarks[:, [INDEX[j] for j in bench.JOINTS]]
+    truth = landmarks[:, [INDEX[j] for j in load_tool("bench_accuracy").JOINTS]]
     raw = capture_video(folder / "mannequin.mp4", "full", model_path=full_model)
-    n = min(len(raw), len(truth))
-    raw, truth = raw.sliced(0, n), truth[:n]
-    before = bench.metrics(bench.joints_from_track(raw), truth)
-    after = bench.metrics(bench.joints_from_track(clean(raw, Options())), truth)
-    ratios = (after["dir"] / before["dir"], after["pampjpe"] / before["pampjpe"])
-    print(f"\n{motion}: dir {before['dir']:.1f} → {after['dir']:.1f}°, PA-MPJPE {before['pampjpe']:.0f} → "
-          f"{after['pampjpe']:.0f} mm ({ratios[0]:.3f} / {ratios[1]:.3f}); jitter {after['jitter']:.1f} "
-          f"(truth {after['ref_jitter']:.1f}); swaps {after['lr']}")
-    dir_max, pa_max = DEFAULT_BEATS_RAW[motion]
-    assert ratios[0] <= dir_max and ratios[1] <= pa_max, ratios
-    assert after["lr"] == 0
-    assert after["jitter"] <= 1.5 * after["ref_jitter"]
+    check_default_beats_raw(raw, truth, motion, DEFAULT_BEATS_RAW[motion])
