@@ -92,6 +92,7 @@ class FusionReport:
     knees_unbent: tuple = (0, 0)            # frames whose left / right knee was bent backwards and moved
     limbs_lifted: int = 0                   # joint-frames given depth by motion/lift.py
     sides_kept: int = 0                     # joint-frames a pass sent to the other side, put back
+    sides_from_reach: int = 0               # joint-frames whose weak detector side was behind the body's reach
     seconds: float = 0.0
 
     @property
@@ -105,7 +106,8 @@ class FusionReport:
         return (f"fusion: {self.fused_frames}/{self.frames} frames on the image rays (f = {self.focal_px:.0f} px), "
                 f"reprojection {self.reprojection_px[0]:.1f} → {self.reprojection_px[1]:.1f} px, "
                 f"depth moved {self.depth_change_m * 100:.1f} cm (median); foreshortened limb joints lifted: "
-                f"{self.limbs_lifted}; put back on their side: {self.sides_kept}; knees bent backwards, moved: "
+                f"{self.limbs_lifted} (side from the body's reach, the detector unsure: {self.sides_from_reach}); "
+                f"put back on their side: {self.sides_kept}; knees bent backwards, moved: "
                 f"{self.knees_unbent[0]} left / {self.knees_unbent[1]} right; lengths cm: {lengths}; "
                 f"{self.ms_per_frame:.2f} ms/frame")
 
@@ -207,7 +209,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
                prior_sigma_xy: float = 0.05, prior_sigma_z: float = 0.08, length_sigma_scale: float = 1.0,
                accel: float = 300.0, iterations: int = 2, cg_iterations: int = 10,
                lengths: dict | None = None, knees: bool = True, lift: bool = True,
-               sides: bool = True) -> tuple[PoseTrack, FusionReport]:
+               sides: bool = True, reach: bool = True) -> tuple[PoseTrack, FusionReport]:
     """Put the world landmarks on the image rays as a constant-length skeleton (module docstring).
 
     fov_deg / focal_px / focal_mm (+ sensor_mm): the camera, as in `motion.root.intrinsics`
@@ -221,6 +223,8 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
     lift: give foreshortened limbs the depth their lengths need before the passes with the lengths, on
       the side the detector's depth order says over each run, and move the shape prior halfway there
       (motion/lift.py).
+    reach: where the detector's depth order over a run is weak, the lift does not put an upper arm or a thigh
+      far behind the body when the other side keeps it in reach (motion/lift.py).
     sides: after each pass with the lengths, put limb joints it carried to the other side of their parent
       along their ray back (motion/lift.py keep_sides).
     Returns (new PoseTrack, FusionReport); the input is not modified. The estimated segment lengths
@@ -253,7 +257,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
     X_all = X0.copy()
     seg_lengths = {}
     knees_fixed = [0, 0]
-    lifted = kept = 0
+    lifted = kept = reached = 0
     if usable.any():
         Wf = np.nan_to_num(world[:, FUSED])
         rf = np.nan_to_num(rays[:, FUSED])
@@ -316,7 +320,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         # Gauss-Newton passes with the lengths.
         X = X1
         if lift:  # foreshortened limbs get the depth their lengths need (motion/lift.py)
-            X, lifted = lift_limbs(X1, rf, seg_lengths, Wf, usable, _ROWS)
+            X, lifted, reached = lift_limbs(X1, rf, seg_lengths, Wf, usable, _ROWS, reach=reach)
             Wf = lifted_prior(Wf, X, usable)
         preconditioners: dict = {}  # the later passes reuse the first one's (the lengths barely turn)
         for _ in range(max(1, iterations)):
@@ -352,7 +356,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         segment_lengths={k: float(v) for k, v in seg_lengths.items()},
         reprojection_px=(reproj(X0), reproj(X_all)) if usable.any() else (float("nan"), float("nan")),
         depth_change_m=float(np.median(dz_rel)) if dz_rel.size else float("nan"), knees_unbent=tuple(knees_fixed),
-        limbs_lifted=lifted, sides_kept=kept)
+        limbs_lifted=lifted, sides_kept=kept, sides_from_reach=reached)
     extra = dict(track.extra)
     extra["segment_lengths"] = dict(report.segment_lengths)
     new = PoseTrack(out_world, np.array(track.image_landmarks, copy=True), np.array(track.visibility, copy=True),

@@ -1,6 +1,7 @@
 """Foreshortened limbs get their depth back: a limb joint placed on its camera ray at the segment's length.
 
-    lift_limbs(points, rays, lengths, reference, usable, rows) -> (points, joint-frames moved)
+    lift_limbs(points, rays, lengths, reference, usable, rows) -> (points, joint-frames moved,
+                                                                   joint-frames whose side came from the reach)
     keep_sides(before, after, rays, rows, usable) -> (points, joint-frames put back)
 
 Where a limb points at or away from the camera its image is short, and the detector's depth for it is
@@ -18,7 +19,14 @@ side the detector's depth order says, decided once per run of such frames: a lim
 at the camera to pointing away without lying across the view, where the image leaves it no depth and a
 run ends, so within a run the side is one, and the detector's per-frame order (right on 54–86 % of the
 frames) is summed over the run. What hangs below the child (wrist → hand points, ankle → heel and toes)
-shifts in depth with it, on its own rays. Where the image leaves little depth (a limb across the view)
+shifts in depth with it, on its own rays. One exception to the detector's side (the body's reach): where
+its order over a run is weak (the mean depth difference under WEAK_ORDER of the length: it sees the limb
+nearly level with its parent though the image says it is not, so its side is little more than a guess) and
+its side would hold an upper arm or a thigh more than BEHIND_MAX degrees behind the body (the body's
+forward from its hips and shoulders, motion/hinges.py) on nearly the whole run (HELD) while the other side
+keeps it within that, the run takes the other side. Shoulders and hips extend only 50–60° and 10–30° behind
+the body, and an arm swinging back passes through, it is not held there; a strong order is never
+overruled. Where the image leaves little depth (a limb across the view)
 nothing moves: there a noisy length would invent depth. The fusion then takes the lifted depth halfway
 into its shape prior (PRIOR_SHARE) and solves with the lengths as before. numpy only.
 
@@ -57,13 +65,30 @@ passes used to flip right: limb error 4.47/3.83/3.85° → 4.75/4.13/4.02°, PA-
 0.921, the synthetic worse), guarding from the second pass on only (the first pass's flips are the harmful
 ones: cam04 0.956), damping the passes instead (they then converge: cam04 0.92-0.93, the jump's PA-MPJPE
 0.88-0.90).
+
+The reach (a weak order does not hold a limb far behind the body): on the eight benchmark clips one run
+changes, Pose2Sim cam04's left upper arm on frames 33–52, where the detector's mean depth difference is
+0.04 of the length (the right runs elsewhere: mostly 0.27–0.98) and its side held the arm 30–59° behind
+the body (the reference: 8° in front on average). Fused, dir ÷ raw / PA-MPJPE ÷ raw: cam04 0.916/0.880 →
+0.874/0.819; cam02 0.433/0.613 → 0.437/0.618; the other six unchanged. The window is narrow and is stated
+here: the same result for BEHIND_MAX 20–32°, HELD 0.5–0.9 and WEAK_ORDER 0.05–0.2; with BEHIND_MAX 33° or
+HELD 0.95 that run no longer changes. Cost on the synthetic performer of tests/unit/test_fusion.py: none
+with its usual noise (3 seeds identical); with its depth flattened to 30 % (every order weak) its arms,
+swinging to 35° behind plus an 8° lean, lose 4 joint-frames (limb error 11.37 → 11.51°; HELD 0.5 would
+cost 30 joint-frames, 12.15°). Tried and not taken: weak runs always taking the side more in front of the
+body (cam04 1.04: its right arm really is behind the body, 18°).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .hinges import forward_direction
+
 LIFT_MIN = 0.3        # lift only where the image leaves more than this share of the segment's length to depth
 PRIOR_SHARE = 0.5     # how much of the lifted depth the fusion's shape prior takes (0 = the detector's alone)
+WEAK_ORDER = 0.1      # a run's mean detector depth difference (÷ the length) below which its side is a guess
+BEHIND_MAX = {"upper_arm": 30.0, "thigh": 30.0}  # degrees behind the body's coronal plane that are doubted
+HELD = 0.9            # share of a run's frames the detector's side must be that far behind on
 
 # (parent, child, segment, what hangs below the child) per side, roots first.
 CHAINS = tuple((f"{s}_{a}", f"{s}_{b}", seg, tuple(f"{s}_{d}" for d in below))
@@ -86,14 +111,17 @@ def run_vote(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def lift_limbs(points: np.ndarray, rays: np.ndarray, lengths: dict, reference: np.ndarray, usable: np.ndarray,
-               rows: dict, lift_min: float = LIFT_MIN) -> tuple[np.ndarray, int]:
+               rows: dict, lift_min: float = LIFT_MIN, reach: bool = True) -> tuple[np.ndarray, int, int]:
     """points (T,n,3) camera space (z away from the camera), rays (T,n,3) unit rays of the same rows,
     lengths {segment: metres}, reference (T,n,3) the detector's shape (its depth order decides the side),
-    usable (T,) frames to touch, rows: landmark name → row. → (a lifted copy, joint-frames moved)."""
+    usable (T,) frames to touch, rows: landmark name → row; reach: a weak order may not put an upper arm
+    or thigh far behind the body (module docstring). → (a lifted copy, joint-frames moved, joint-frames
+    whose side came from the reach instead of the detector)."""
     out = np.array(points, dtype=np.float64, copy=True)
     usable = np.asarray(usable, bool)
     ref = np.asarray(reference, np.float64)[..., 2]
-    moved = 0
+    forward = forward_direction(out, rows) if reach else None
+    moved = reached = 0
     for parent, child, segment, below in CHAINS:
         L = lengths.get(segment)
         if L is None or not np.isfinite(L):
@@ -103,7 +131,12 @@ def lift_limbs(points: np.ndarray, rays: np.ndarray, lengths: dict, reference: n
         along = np.sum(r * P, -1)                                  # the ray's closest approach to the parent
         spare = np.sqrt(np.maximum(along ** 2 - np.sum(P * P, -1) + L ** 2, 0.0))
         deep = usable & (spare > lift_min * L) & np.isfinite(spare)
-        farther = run_vote(ref[:, c] - ref[:, p], deep) > 0   # one side per run (module docstring)
+        order = run_vote(ref[:, c] - ref[:, p], deep)
+        farther = order > 0                                        # one side per run (module docstring)
+        if forward is not None and segment in BEHIND_MAX:
+            other = _beyond_reach(P, r, along, spare, farther, order, deep, forward, L, BEHIND_MAX[segment])
+            farther ^= other
+            reached += int(other.sum())
         s = np.where(farther, along + spare, along - spare)
         current = np.abs(out[:, c, 2] - P[:, 2])
         depth_left = np.abs(s * r[:, 2] - P[:, 2])
@@ -114,7 +147,23 @@ def lift_limbs(points: np.ndarray, rays: np.ndarray, lengths: dict, reference: n
         out[go, c] = s[go, None] * r[go]
         _shift_below(out, rays, rows, below, go, dz)
         moved += int(go.sum())
-    return out, moved
+    return out, moved, reached
+
+
+def _beyond_reach(P, r, along, spare, farther, order, deep, forward, length, behind_max):
+    """(T,) frames of the runs whose detector side must give way: the run's order is weak, and its side holds
+    the segment from P more than behind_max degrees behind the body on at least HELD of the run's frames
+    while the other side does on at most 1 − HELD of them."""
+    def behind(s):  # the segment on this side of the ray points more than behind_max behind the body
+        u = s[:, None] * r - P
+        sin = np.sum(u * forward, -1) / np.maximum(np.linalg.norm(u, axis=-1), 1e-9)
+        return sin < -np.sin(np.radians(behind_max))
+    far, near = behind(along + spare), behind(along - spare)
+    frames = run_vote(np.ones(len(deep)), deep)
+    weak = deep & (np.abs(order) < WEAK_ORDER * length * frames)
+    chosen_behind = run_vote(np.where(farther, far, near).astype(float), deep)
+    other_behind = run_vote(np.where(farther, near, far).astype(float), deep)
+    return weak & (chosen_behind >= HELD * frames) & (other_behind <= (1 - HELD) * frames)
 
 
 def _shift_below(out, rays, rows, below, moved, dz):

@@ -1,8 +1,10 @@
 """Foreshortened limbs get their depth back (motion/lift.py): a limb joint the fit left nearly level with
 its parent, though the image leaves its segment a lot of depth, goes on its camera ray to the segment's
-length, on the side the detector's depth order says over the whole run; limbs across the view, frames not
-usable, and joints that already have their depth are left exactly as they were."""
+length, on the side the detector's depth order says over the whole run, unless that order is weak and its
+side would hold an upper arm or thigh far behind the body (the body's reach); limbs across the view, frames
+not usable, and joints that already have their depth are left exactly as they were."""
 import numpy as np
+import pytest
 
 from video_mocap.motion.lift import CHAINS, LIFT_MIN, keep_sides, lift_limbs, run_vote
 
@@ -73,7 +75,7 @@ def test_a_squat_thigh_gets_its_depth_back_on_the_detectors_side():
     ref = truth.copy()
     ref[10:16, ROWS["left_knee"], 2] = truth[10:16, ROWS["left_hip"], 2] + 0.1
     usable = np.ones(T, bool)
-    out, moved = lift_limbs(fit, _rays(truth), LENGTHS, ref, usable, ROWS)
+    out, moved, _ = lift_limbs(fit, _rays(truth), LENGTHS, ref, usable, ROWS)
     k = ROWS["left_knee"]
     for name in ("knee", "ankle", "heel", "foot_index"):                  # back where it was, every frame
         r = ROWS[f"left_{name}"]
@@ -92,7 +94,7 @@ def test_what_hangs_below_moves_in_depth_with_the_joint_on_its_own_ray():
     T = 20
     truth = _thigh_pointing(_body(T), "right", 50, slice(0, T))
     fit = _flattened(truth, "right_knee")
-    out, _ = lift_limbs(fit, _rays(truth), LENGTHS, truth, np.ones(T, bool), ROWS)
+    out, _, _ = lift_limbs(fit, _rays(truth), LENGTHS, truth, np.ones(T, bool), ROWS)
     dz = out[:, ROWS["right_knee"], 2] - fit[:, ROWS["right_knee"], 2]
     assert (dz < -0.2).all()                                           # towards the camera
     for name in ("ankle", "heel", "foot_index"):
@@ -105,7 +107,7 @@ def test_the_side_is_the_detectors_when_it_points_away():
     T = 20
     truth = _thigh_pointing(_body(T), "left", -50, slice(0, T))        # thigh 50° away from the camera
     fit = _flattened(truth, "left_knee")
-    out, _ = lift_limbs(fit, _rays(truth), LENGTHS, truth, np.ones(T, bool), ROWS)
+    out, _, _ = lift_limbs(fit, _rays(truth), LENGTHS, truth, np.ones(T, bool), ROWS)
     np.testing.assert_allclose(out[:, ROWS["left_knee"]], truth[:, ROWS["left_knee"]], atol=1e-6)
     np.testing.assert_allclose(out[:, ROWS["left_ankle"]], truth[:, ROWS["left_ankle"]], atol=1e-6)
 
@@ -117,16 +119,16 @@ def test_limbs_across_the_view_unusable_frames_and_deep_fits_are_left_alone():
     tilted = _thigh_pointing(body, "left", 10, slice(0, T))
     assert np.sin(np.radians(10)) < LIFT_MIN
     fit = _flattened(tilted, "left_knee")
-    out, moved = lift_limbs(fit, _rays(tilted), LENGTHS, tilted, np.ones(T, bool), ROWS)
+    out, moved, _ = lift_limbs(fit, _rays(tilted), LENGTHS, tilted, np.ones(T, bool), ROWS)
     np.testing.assert_array_equal(out, fit)
     assert moved == 0
     # a deep limb on frames not usable
     deep = _thigh_pointing(body, "left", 50, slice(0, T))
     fit = _flattened(deep, "left_knee")
-    out, moved = lift_limbs(fit, _rays(deep), LENGTHS, deep, np.zeros(T, bool), ROWS)
+    out, moved, _ = lift_limbs(fit, _rays(deep), LENGTHS, deep, np.zeros(T, bool), ROWS)
     np.testing.assert_array_equal(out, fit)
     # a fit that already has at least the depth the length leaves is kept
-    out, moved = lift_limbs(deep, _rays(deep), LENGTHS, deep, np.ones(T, bool), ROWS)
+    out, moved, _ = lift_limbs(deep, _rays(deep), LENGTHS, deep, np.ones(T, bool), ROWS)
     np.testing.assert_allclose(out, deep, atol=1e-9)
 
 
@@ -134,7 +136,7 @@ def test_unknown_lengths_change_nothing():
     T = 10
     truth = _thigh_pointing(_body(T), "left", 50, slice(0, T))
     fit = _flattened(truth, "left_knee")
-    out, moved = lift_limbs(fit, _rays(truth), {"thigh": float("nan")}, truth, np.ones(T, bool), ROWS)
+    out, moved, _ = lift_limbs(fit, _rays(truth), {"thigh": float("nan")}, truth, np.ones(T, bool), ROWS)
     np.testing.assert_array_equal(out, fit)
     assert moved == 0
 
@@ -181,3 +183,76 @@ def test_a_pass_that_keeps_the_side_or_an_unusable_frame_is_left_alone():
     assert n == T - 4
     np.testing.assert_array_equal(out[:4], flipped[:4])
     np.testing.assert_allclose(out[4:, ROWS["left_knee"]], before[4:, ROWS["left_knee"]], atol=1e-9)
+
+
+ARM = ("elbow", "wrist", "index", "pinky", "thumb")
+LEG = ("knee", "ankle", "heel", "foot_index")
+
+
+def _held(P, side, root, parts, angle_deg):
+    """The limb from `root` (and all below it) turned by angle about the root's x axis on every frame:
+    + towards the camera (−z), which is in front of this body (it faces the camera)."""
+    out = P.copy()
+    a = np.radians(angle_deg)
+    R = np.array([[1, 0, 0], [0, np.cos(a), np.sin(a)], [0, -np.sin(a), np.cos(a)]])
+    base = out[:, ROWS[f"{side}_{root}"]]
+    for name in parts:
+        r = ROWS[f"{side}_{name}"]
+        out[:, r] = (out[:, r] - base) @ R.T + base
+    return out
+
+
+def _level(truth, side, root, parts):
+    """The fit the lift gets: the limb's first joint pulled back to its root's depth on its ray, what hangs
+    below it shifted in depth with it."""
+    out = truth.copy()
+    rays = _rays(truth)
+    dz = truth[:, ROWS[f"{side}_{root}"], 2] - truth[:, ROWS[f"{side}_{parts[0]}"], 2]
+    for name in parts:
+        r = ROWS[f"{side}_{name}"]
+        out[:, r] = rays[:, r] * ((truth[:, r, 2] + dz) / rays[:, r, 2])[:, None]
+    return out
+
+
+def _order(truth, side, root, joint, behind_by):
+    """The detector's shape: the truth, with `joint` put `behind_by` metres farther than its root."""
+    ref = truth.copy()
+    ref[:, ROWS[f"{side}_{joint}"], 2] = truth[:, ROWS[f"{side}_{root}"], 2] + behind_by
+    return ref
+
+
+@pytest.mark.parametrize("root,parts", [("shoulder", ARM), ("hip", LEG)])
+def test_a_weak_order_does_not_hold_a_limb_far_behind_the_body(root, parts):
+    """The detector sees the limb nearly level with its root (1 cm farther), the image says it points 50° in
+    or out of the view: its side would hold it 50° behind the body, which shoulders and hips hardly reach;
+    the other side, 50° in front, is taken, and said in the count."""
+    T = 20
+    truth = _held(_body(T), "left", root, parts, 50)
+    fit = _level(truth, "left", root, parts)
+    ref = _order(truth, "left", root, parts[0], 0.01)
+    out, moved, reached = lift_limbs(fit, _rays(truth), LENGTHS, ref, np.ones(T, bool), ROWS)
+    assert reached == T and moved >= T
+    for name in parts:
+        np.testing.assert_allclose(out[:, ROWS[f"left_{name}"]], truth[:, ROWS[f"left_{name}"]], atol=1e-6)
+    # without the reach the detector's side is taken: the limb goes behind the body
+    out, _, reached = lift_limbs(fit, _rays(truth), LENGTHS, ref, np.ones(T, bool), ROWS, reach=False)
+    assert reached == 0
+    assert (out[:, ROWS[f"left_{parts[0]}"], 2] > truth[:, ROWS[f"left_{root}"], 2] + 0.15).all()
+
+
+def test_a_strong_order_and_a_limb_within_reach_keep_the_detectors_side():
+    T = 20
+    truth = _held(_body(T), "left", "shoulder", ARM, 50)
+    fit = _level(truth, "left", "shoulder", ARM)
+    # the detector is sure (15 cm, half the upper arm) the elbow is behind: never overruled
+    ref = _order(truth, "left", "shoulder", "elbow", 0.15)
+    out, _, reached = lift_limbs(fit, _rays(truth), LENGTHS, ref, np.ones(T, bool), ROWS)
+    assert reached == 0
+    assert (out[:, ROWS["left_elbow"], 2] > truth[:, ROWS["left_shoulder"], 2] + 0.15).all()
+    # an arm held 25° behind the body, the detector unsure but right: both sides are within reach
+    truth = _held(_body(T), "left", "shoulder", ARM, -25)
+    fit = _level(truth, "left", "shoulder", ARM)
+    ref = _order(truth, "left", "shoulder", "elbow", 0.01)
+    out, moved, reached = lift_limbs(fit, _rays(truth), LENGTHS, ref, np.ones(T, bool), ROWS)
+    assert reached == 0 and moved >= T
+    np.testing.assert_allclose(out[:, ROWS["left_elbow"]], truth[:, ROWS["left_elbow"]], atol=1e-6)
