@@ -36,29 +36,43 @@ def _rays(P):
     return P / np.linalg.norm(P, axis=-1, keepdims=True)
 
 
-def _thigh_pointing(P, side, angle_deg, frames):
-    """The thigh (and all below it) turned by angle about the hip's x axis: + towards the camera (−z)."""
+ARM = ("elbow", "wrist", "index", "pinky", "thumb")
+LEG = ("knee", "ankle", "heel", "foot_index")
+
+
+def _held(P, side, root, parts, angle_deg, frames=slice(None)):
+    """The limb from `root` (`parts`: all below it) turned by angle about the root's x axis on those frames:
+    + towards the camera (−z), which is in front of this body (it faces the camera)."""
     out = P.copy()
     a = np.radians(angle_deg)
     R = np.array([[1, 0, 0], [0, np.cos(a), np.sin(a)], [0, -np.sin(a), np.cos(a)]])
-    hip = out[frames, ROWS[f"{side}_hip"]]
-    for name in ("knee", "ankle", "heel", "foot_index"):
+    base = out[frames, ROWS[f"{side}_{root}"]]
+    for name in parts:
         r = ROWS[f"{side}_{name}"]
-        out[frames, r] = (out[frames, r] - hip) @ R.T + hip
+        out[frames, r] = (out[frames, r] - base) @ R.T + base
+    return out
+
+
+def _thigh_pointing(P, side, angle_deg, frames):
+    """The thigh (and all below it) turned by angle about the hip's x axis: + towards the camera (−z)."""
+    return _held(P, side, "hip", LEG, angle_deg, frames)
+
+
+def _level(truth, side, root, parts):
+    """The fit the lift gets: every point on its true ray, but the limb's first joint pulled back to its
+    root's depth and what hangs below it shifted in depth with it (the foreshortened limb comes out level)."""
+    out = truth.copy()
+    rays = _rays(truth)
+    dz = truth[:, ROWS[f"{side}_{root}"], 2] - truth[:, ROWS[f"{side}_{parts[0]}"], 2]
+    for name in parts:
+        r = ROWS[f"{side}_{name}"]
+        out[:, r] = rays[:, r] * ((truth[:, r, 2] + dz) / rays[:, r, 2])[:, None]
     return out
 
 
 def _flattened(truth, knee):
-    """The fit the lift gets: every point on its true ray, but the knee pulled back to its hip's depth and
-    what hangs below it shifted in depth with it (the foreshortened thigh comes out level)."""
-    out = truth.copy()
-    rays = _rays(truth)
-    side = knee.split("_")[0]
-    dz = truth[:, ROWS[f"{side}_hip"], 2] - truth[:, ROWS[knee], 2]
-    for name in ("knee", "ankle", "heel", "foot_index"):
-        r = ROWS[f"{side}_{name}"]
-        out[:, r] = rays[:, r] * ((truth[:, r, 2] + dz) / rays[:, r, 2])[:, None]
-    return out
+    """_level for a thigh: the knee pulled back to its hip's depth."""
+    return _level(truth, knee.split("_")[0], "hip", LEG)
 
 
 def test_run_vote_sums_each_run():
@@ -183,35 +197,6 @@ def test_a_pass_that_keeps_the_side_or_an_unusable_frame_is_left_alone():
     assert n == T - 4
     np.testing.assert_array_equal(out[:4], flipped[:4])
     np.testing.assert_allclose(out[4:, ROWS["left_knee"]], before[4:, ROWS["left_knee"]], atol=1e-9)
-
-
-ARM = ("elbow", "wrist", "index", "pinky", "thumb")
-LEG = ("knee", "ankle", "heel", "foot_index")
-
-
-def _held(P, side, root, parts, angle_deg):
-    """The limb from `root` (and all below it) turned by angle about the root's x axis on every frame:
-    + towards the camera (−z), which is in front of this body (it faces the camera)."""
-    out = P.copy()
-    a = np.radians(angle_deg)
-    R = np.array([[1, 0, 0], [0, np.cos(a), np.sin(a)], [0, -np.sin(a), np.cos(a)]])
-    base = out[:, ROWS[f"{side}_{root}"]]
-    for name in parts:
-        r = ROWS[f"{side}_{name}"]
-        out[:, r] = (out[:, r] - base) @ R.T + base
-    return out
-
-
-def _level(truth, side, root, parts):
-    """The fit the lift gets: the limb's first joint pulled back to its root's depth on its ray, what hangs
-    below it shifted in depth with it."""
-    out = truth.copy()
-    rays = _rays(truth)
-    dz = truth[:, ROWS[f"{side}_{root}"], 2] - truth[:, ROWS[f"{side}_{parts[0]}"], 2]
-    for name in parts:
-        r = ROWS[f"{side}_{name}"]
-        out[:, r] = rays[:, r] * ((truth[:, r, 2] + dz) / rays[:, r, 2])[:, None]
-    return out
 
 
 def _order(truth, side, root, joint, behind_by):
