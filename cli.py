@@ -138,6 +138,18 @@ def check_args(ap: argparse.ArgumentParser, args) -> None:
         ap.error("--armature must look like FILE.blend:OBJECT")
     if args.workers < 1:
         ap.error("--workers must be 1 or more")
+    from video_mocap.pipeline import out_of_range
+
+    for flag, name in (("--smooth-hz", "smooth_hz"), ("--face-strength", "face_strength"), ("--fov", "fov_deg"),
+                       ("--focal-mm", "focal_mm")):
+        problem = out_of_range(name, getattr(args, flag[2:].replace("-", "_"), None))
+        if problem:
+            ap.error(f"{flag} {problem}")
+    if getattr(args, "fov", None) is not None and getattr(args, "focal_mm", None) is not None:
+        ap.error("give either --fov or --focal-mm, not both")
+    if (getattr(args, "face_neutral_frame", None) or 0) < 0:
+        ap.error("--face-neutral-frame must be a video frame (0 or more); leave it out to find the neutral face "
+                 "in the clip")
     from video_mocap.capture.video import parse_frame_range
 
     try:
@@ -224,7 +236,7 @@ def bake_and_export(track, options, args, progress=None, outs=None):
     from video_mocap.blender.apply import apply_track
     from video_mocap.blender.armature import add_metarig, open_armature
     from video_mocap.blender.contact_sheet import contact_sheet
-    from video_mocap.blender.export import export_bvh, export_fbx
+    from video_mocap.blender.export import export_bvh, export_fbx, save_blend_copy
 
     context = bpy.context
     if args.armature:
@@ -256,8 +268,7 @@ def bake_and_export(track, options, args, progress=None, outs=None):
         elif ext == ".png":
             contact_sheet(context, obj, track, out_abs, result.frame_start)
         elif ext == ".blend":
-            context.scene.frame_set(result.frame_start)
-            bpy.ops.wm.save_as_mainfile(filepath=out_abs, check_existing=False, copy=True)
+            save_blend_copy(context, out_abs, result.frame_start)
         say(f"wrote {out}")
     return result.report
 

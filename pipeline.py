@@ -28,6 +28,26 @@ from .retarget.solver import Solution, solve
 
 SMOOTHING = ("zero_phase", "one_euro", "none")
 
+# The range each number option accepts, in every front end: the panel's min/max (properties.py) and the
+# command's checks (cli.check_args). The lens range is the field of view's for a full-frame sensor.
+RANGES = {
+    "smooth_hz": (0.5, 30.0, "Hz"),
+    "face_strength": (0.0, 2.0, ""),
+    "fov_deg": (5.0, 170.0, "degrees across the longer side"),
+    "focal_mm": (1.6, 400.0, "mm, full-frame equivalent"),
+}
+
+
+def out_of_range(name: str, value) -> str | None:
+    """Why `value` is not a valid `name` (an Options field in RANGES), in a few words; None when it is
+    (None itself, the default, is valid)."""
+    if value is None:
+        return None
+    low, high, unit = RANGES[name]
+    if not low <= value <= high:  # NaN fails too
+        return f"{value:g} is out of range: give {low:g} to {high:g}" + (f" ({unit})" if unit else "")
+    return None
+
 
 @dataclass
 class Options:

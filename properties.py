@@ -10,6 +10,7 @@ import bpy
 
 from .blender import jobs
 from .capture.models import DEFAULT_VARIANT, HINTS, VARIANTS
+from .pipeline import RANGES
 from .retarget.bonemaps import GENERIC, PRESETS
 from .retarget.rig import ROLES
 from .retarget.solver import ROOT_MODE_HELP, ROOT_MODES
@@ -150,7 +151,8 @@ class VIDEO_MOCAP_PG_settings(bpy.types.PropertyGroup):
         items=[("zero_phase", "Offline (no lag)", "Zero-phase smoothing using past and future frames"),
                ("one_euro", "One Euro", "Causal filter with a real-time feel (some lag)"),
                ("none", "None", "Raw landmarks (short gaps still filled)")])
-    smooth_hz: bpy.props.FloatProperty(name="Strength (Hz)", default=5.0, min=0.5, max=30.0,
+    smooth_hz: bpy.props.FloatProperty(name="Strength (Hz)", default=5.0,
+                                       min=RANGES["smooth_hz"][0], max=RANGES["smooth_hz"][1],
                                        description="Motion faster than this is damped; 6-8 Hz for fast sport or dance")
     hands: bpy.props.BoolProperty(name="Hands", default=False,
                                   description="Capture both hands too and key the fingers (about two thirds of the "
@@ -158,7 +160,8 @@ class VIDEO_MOCAP_PG_settings(bpy.types.PropertyGroup):
     face: bpy.props.BoolProperty(name="Face", default=False,
                                  description="Capture the face too: expressions keyed on the character's shape keys "
                                              "(ARKit or VRM names) and Rigify face bones; the head turns with the face")
-    face_strength: bpy.props.FloatProperty(name="Expression Strength", default=1.0, min=0.0, max=2.0, soft_max=1.5,
+    face_strength: bpy.props.FloatProperty(name="Expression Strength", default=1.0, soft_max=1.5,
+                                           min=RANGES["face_strength"][0], max=RANGES["face_strength"][1],
                                            description="Expression weights are multiplied by this (0: not keyed)")
     face_neutral_frame: bpy.props.IntProperty(name="Neutral Face Frame", default=-1, min=-1,
                                               description="Video frame where the performer's face is relaxed "
@@ -175,7 +178,8 @@ class VIDEO_MOCAP_PG_settings(bpy.types.PropertyGroup):
                                                   "right (seen as limbs jumping across the body)")
     foot_lock: bpy.props.BoolProperty(name="Foot Locking", default=True,
                                       description="Keep planted feet from sliding (with root motion)")
-    fov_deg: bpy.props.FloatProperty(name="Camera FOV", default=60.0, min=5.0, max=170.0,
+    fov_deg: bpy.props.FloatProperty(name="Camera FOV", default=60.0,
+                                     min=RANGES["fov_deg"][0], max=RANGES["fov_deg"][1],
                                      description="The video camera's field of view across the longer side "
                                                  "(for root motion); phones are about 55-70°")
     # Live (issue 16): a camera, a stream or a file played in real time; the running session is

@@ -124,6 +124,10 @@ def contact_sheet(context, obj, track: PoseTrack, path: str, frame_start: int, c
     while len(tiles) % cols:
         tiles.append(np.zeros_like(tiles[0]))
     sheet = np.vstack([np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)])
+    from ..capture.errors import ExportError
+    from .export import prepare_output
+
+    prepare_output(path)
     if not cv2.imwrite(path, sheet):
-        raise OSError(f"Cannot write {path}")
+        raise ExportError(f"Cannot write {path}: the image could not be written. Choose another folder.")
     return path

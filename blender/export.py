@@ -1,4 +1,4 @@
-"""FBX and BVH export of one animated armature."""
+"""FBX and BVH export of one animated armature; a copy of the scene as a .blend; the output paths' checks."""
 from __future__ import annotations
 
 import contextlib
@@ -21,7 +21,7 @@ FBX_PRESETS = {
 }
 
 
-def _prepare(path: str) -> None:
+def prepare_output(path: str) -> None:
     """Check the path can be written (creating nothing), then make its missing folders: only now,
     when the file is about to be written."""
     check_writable(path)
@@ -105,6 +105,23 @@ def _run_exporter(kind: str, path: str, operator, **kwargs) -> str:
     return path
 
 
+def save_blend_copy(context, path: str, frame: int) -> str:
+    """A copy of the scene, at `frame`, as a .blend at `path`; the open file stays as it was. Blender writes
+    `path@` and renames it over `path` only when complete, so a failure keeps the file there before (no
+    staging folder here: one would break the relative paths Blender remaps on saving)."""
+    prepare_output(path)
+    context.scene.frame_set(frame)
+    with _output_kept_back() as outcome:
+        try:
+            bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(path), check_existing=False, copy=True)
+        except RuntimeError as exc:
+            outcome["failed"] = True
+            reason = _failure_reason(exc)
+            raise ExportError(f"Saving {path} failed" + (f": {reason}" if reason else "")
+                              + ". The file there before, if any, is unchanged.") from None
+    return path
+
+
 def _select_only(context, obj) -> None:
     for other in list(context.selected_objects):
         other.select_set(False)
@@ -126,7 +143,7 @@ def animated_face_meshes(obj) -> list:
 def export_fbx(context, obj, path: str, preset: str = "unity", meshes=None) -> str:
     """Baked animation of the armature, no leaf bones, Y-up/-Z-forward; with the meshes whose shape keys
     are animated (the face: blendshape animation; meshes=None finds them, [] leaves them out)."""
-    _prepare(path)
+    prepare_output(path)
     _select_only(context, obj)
     meshes = animated_face_meshes(obj) if meshes is None else list(meshes)
     for mesh in meshes:
@@ -142,7 +159,7 @@ def export_fbx(context, obj, path: str, preset: str = "unity", meshes=None) -> s
 
 def export_bvh(context, obj, path: str, frame_start: int, frame_end: int) -> str:
     """BVH with the scene's fps (the caller sets it to the video's, so Frame Time = 1/video fps)."""
-    _prepare(path)
+    prepare_output(path)
     _select_only(context, obj)
     return _run_exporter("BVH", path, bpy.ops.export_anim.bvh, frame_start=frame_start, frame_end=frame_end,
                          rotate_mode="NATIVE", root_transform_only=False)

@@ -69,6 +69,14 @@ def test_landmark_cache_as_input_skips_capture(outputs, tmp_path):
     assert re.search(r"Frames:\s+30\b", (tmp_path / "again.bvh").read_text())
 
 
+def test_missing_output_folders_are_made_for_every_type(outputs, tmp_path):
+    outs = [tmp_path / kind / "deeper" / f"take.{kind}" for kind in ("blend", "png", "fbx", "bvh")]
+    proc = run_cli(outputs / "lm.npz", *[a for out in outs for a in ("--out", out)], check_rc=0)
+    assert "Traceback" not in proc.stderr
+    assert all(out.stat().st_size > 1000 for out in outs), [out for out in outs if not out.exists()]
+    assert not list(tmp_path.rglob("*@")) and not list(tmp_path.rglob("*.partial"))  # no half-written files left
+
+
 @pytest.mark.parametrize("case,rc,message", [
     ("missing", 1, "Video not found"),
     ("text", 1, "Cannot open"),
@@ -77,6 +85,10 @@ def test_landmark_cache_as_input_skips_capture(outputs, tmp_path):
     ("badrange", 1, "only 8 frames"),
     ("badmodel", 2, "unknown model 'huge'"),
     ("badout", 2, "unsupported type"),
+    ("badsmooth", 2, "--smooth-hz 0 is out of range: give 0.5 to 30"),
+    ("badfov", 2, "--fov 200 is out of range: give 5 to 170"),
+    ("fovandlens", 2, "give either --fov or --focal-mm, not both"),
+    ("badneutral", 2, "--face-neutral-frame must be a video frame"),
 ])
 def test_errors_end_with_one_clear_line(tmp_path, case, rc, message):
     video = tmp_path / "clip.mp4"
@@ -87,6 +99,9 @@ def test_errors_end_with_one_clear_line(tmp_path, case, rc, message):
         video.write_text("hello")
     elif case == "folder":
         args[0] = tmp_path
+    elif case in ("badsmooth", "badfov", "fovandlens", "badneutral"):  # refused before the video is opened
+        args += {"badsmooth": ["--smooth-hz", "0"], "badfov": ["--fov", "200"],
+                 "fovandlens": ["--fov", "60", "--focal-mm", "26"], "badneutral": ["--face-neutral-frame", "-3"]}[case]
     elif case in ("noperson", "badrange", "badmodel", "badout"):
         write_video(video, frames=8, pattern="noise")
         if case == "badrange":

@@ -1,5 +1,6 @@
 """pipeline.py: the one way through. Options built the same from the command and the panel, one Report,
 the default cleaning beats the raw detector on a clip with known motion, errors from the one family."""
+from dataclasses import fields
 from types import SimpleNamespace
 
 import numpy as np
@@ -8,7 +9,7 @@ from test_fusion import limb_error_deg, make_track, pa_mpjpe, performer
 
 from video_mocap.capture.errors import MocapError, MotionError
 from video_mocap.capture.track import PoseTrack
-from video_mocap.pipeline import Options, Report, capture_report, clean, performer_lengths
+from video_mocap.pipeline import RANGES, Options, Report, capture_report, clean, out_of_range, performer_lengths
 
 
 def cli_args(**kw):
@@ -29,6 +30,21 @@ def test_options_from_the_command_and_from_the_panel_agree():
     assert a.camera == {"fov_deg": 50.0} and a.frames == (10, 20)
     assert Options.from_args(cli_args(focal_mm=26.0)).camera == {"focal_mm": 26.0}
     assert Options.from_args(cli_args(bone_map="m.json")).rig == "m.json"
+
+
+def test_number_options_have_one_range_for_every_front_end():
+    assert out_of_range("smooth_hz", 5.0) is None and out_of_range("fov_deg", None) is None
+    assert out_of_range("smooth_hz", 0.0) == "0 is out of range: give 0.5 to 30 (Hz)"
+    assert out_of_range("face_strength", -1) == "-1 is out of range: give 0 to 2"
+    assert out_of_range("fov_deg", float("nan")).startswith("nan is out of range")
+    for name, (low, high, _) in RANGES.items():  # the ends are valid, a step past them is not
+        assert name in {f.name for f in fields(Options)}
+        assert out_of_range(name, low) is None and out_of_range(name, high) is None
+        assert out_of_range(name, low - 0.01) and out_of_range(name, high + 0.01)
+    # the lens range is the field of view's, for a full-frame sensor (motion/root.py: 36 mm across)
+    fov = lambda mm: 2 * np.degrees(np.arctan(18 / mm))  # noqa: E731
+    assert fov(RANGES["focal_mm"][0]) == pytest.approx(RANGES["fov_deg"][1], abs=0.5)
+    assert fov(RANGES["focal_mm"][1]) == pytest.approx(RANGES["fov_deg"][0], abs=0.5)
 
 
 def test_report_lines_are_the_same_for_every_front_end():
