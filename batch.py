@@ -735,6 +735,7 @@ def main(argv=None) -> int:
     try:
         check_writable(os.path.join(out_dir, "x"))
         check_writable(report_path)
+        cli.check_inputs(args)  # one bad bone map would otherwise fail every video, after its capture
     except Exception as exc:  # noqa: BLE001
         ap.error(str(exc))
     return run_batch(args, items, formats, out_dir, report_path, shared_options(cli))

@@ -158,6 +158,23 @@ def check_args(ap: argparse.ArgumentParser, args) -> None:
         ap.error(f"--frames: {exc}")
 
 
+def check_inputs(args) -> None:
+    """The files the options name, read before any capture (found after it, a mistake would cost the whole
+    capture, or a live performance): the target .blend exists, the bone map and the shape key map parse.
+    Raises the same MocapError the bake would."""
+    from video_mocap.capture.errors import RigError
+    from video_mocap.retarget.bonemaps import load_bone_map, load_shape_key_map
+
+    if getattr(args, "armature", None):
+        blend = args.armature.rsplit(":", 1)[0]
+        if not os.path.isfile(blend):
+            raise RigError(f"Blend file not found: {blend}")
+    if getattr(args, "bone_map", None):
+        load_bone_map(args.bone_map)
+    if getattr(args, "face_map", None):
+        load_shape_key_map(args.face_map)
+
+
 class Progress:
     def __init__(self, quiet: bool):
         self.quiet = quiet
@@ -207,6 +224,7 @@ def run(args) -> int:
     for out in args.out + ([args.landmarks] if args.landmarks else []):
         # before any work: no capture wasted on an output that cannot be written
         check_writable(person_path(out, 1) if several else out)
+    check_inputs(args)
     if args.video.endswith(".npz"):
         takes = [pipeline.load_take(args.video, options)]
     elif several:

@@ -228,11 +228,12 @@ def record(source_spec: str, options, seconds: float | None, progress=None, loop
 
 def run(args) -> int:
     from .capture.files import check_writable
-    from .cli import bake_and_export, start_run
+    from .cli import bake_and_export, check_inputs, start_run
 
     progress, options = start_run(args)
     for out in args.out + ([args.landmarks] if args.landmarks else []):
         check_writable(out)
+    check_inputs(args)  # before the performance: a bad bone map found after it would lose the take
     track, report = record(args.source, options, args.seconds, LiveProgress(args.quiet, args.seconds))
     for line in report.lines():
         progress.say(line)

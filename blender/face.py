@@ -19,15 +19,14 @@ the body: `video_mocap_previous_action`), slotted on Blender 4.4+ and legacy on 
 """
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import bpy
 import numpy as np
 
 from ..capture.errors import RigError
 from ..motion.face import EXPRESSION_NAMES, VRM_NAMES, expressions, vrm_expressions
+from ..retarget.bonemaps import load_shape_key_map
 from .action import key_rotations, new_action, write_curves
 
 FADE_S = 0.3          # where the face is lost, expressions ease to neutral (0) over this long
@@ -72,27 +71,6 @@ def _vrm_table() -> dict[str, str]:
     table = {normalise(n): n for n in VRM_NAMES}
     table.update({k: v for k, v in VRM_ALIASES.items() if v})
     return table
-
-
-def load_shape_key_map(shape_key_map) -> tuple[dict[str, list[str]], bool]:
-    """A JSON path or dict → ({source expression: [shape key names]}, auto-match the rest?)."""
-    if shape_key_map is None or shape_key_map == "":
-        return {}, True
-    if isinstance(shape_key_map, (str, Path)):
-        try:
-            data = json.loads(Path(shape_key_map).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise RigError(f"Cannot read the shape key map {shape_key_map}: {exc}") from None
-    else:
-        data = dict(shape_key_map)
-    auto = bool(data.get("auto", True))
-    entries = data["shape_keys"] if "shape_keys" in data else {k: v for k, v in data.items() if k != "auto"}
-    if not isinstance(entries, dict):
-        raise RigError('A shape key map is {"shape_keys": {"jawOpen": "MouthOpen", …}}')
-    out = {}
-    for source, targets in entries.items():
-        out[str(source)] = [targets] if isinstance(targets, str) else [str(t) for t in targets]
-    return out, auto
 
 
 def match_shape_keys(key_names, arkit_names=EXPRESSION_NAMES, explicit: dict | None = None,

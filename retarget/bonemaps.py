@@ -1,5 +1,5 @@
 """Bone maps: which armature bone plays which role. Presets for common rigs, detection from bone
-names, and JSON files a user can edit.
+names, and JSON files a user can edit (and the face's shape key maps: `load_shape_key_map`).
 
 A preset lists, per role, candidate bone names in order of preference; the first one the armature
 has is used. Names match exactly, or after a namespace prefix such as Mixamo's `mixamorig:` /
@@ -216,3 +216,27 @@ def load_bone_map(path) -> dict[str, str]:
     if unknown:
         raise RigError(f"Bone map {path} has unknown roles: {', '.join(unknown)}. Known roles: {', '.join(ROLES)}")
     return dict(bones)
+
+
+def load_shape_key_map(shape_key_map) -> tuple[dict[str, list[str]], bool]:
+    """A JSON path or dict → ({source expression: [shape key names]}, auto-match the rest?). The face's
+    counterpart of a bone map (blender/face.py applies it); RigError when it cannot be read."""
+    if shape_key_map is None or shape_key_map == "":
+        return {}, True
+    if isinstance(shape_key_map, (str, Path)):
+        try:
+            data = json.loads(Path(shape_key_map).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RigError(f"Cannot read the shape key map {shape_key_map}: {exc}") from None
+    else:
+        data = dict(shape_key_map)
+    if not isinstance(data, dict):
+        raise RigError(f'The shape key map {shape_key_map} must hold {{"shape_keys": {{"jawOpen": "MouthOpen", …}}}}')
+    auto = bool(data.get("auto", True))
+    entries = data["shape_keys"] if "shape_keys" in data else {k: v for k, v in data.items() if k != "auto"}
+    if not isinstance(entries, dict):
+        raise RigError('A shape key map is {"shape_keys": {"jawOpen": "MouthOpen", …}}')
+    out = {}
+    for source, targets in entries.items():
+        out[str(source)] = [targets] if isinstance(targets, str) else [str(t) for t in targets]
+    return out, auto

@@ -89,6 +89,10 @@ def test_missing_output_folders_are_made_for_every_type(outputs, tmp_path):
     ("badfov", 2, "--fov 200 is out of range: give 5 to 170"),
     ("fovandlens", 2, "give either --fov or --focal-mm, not both"),
     ("badneutral", 2, "--face-neutral-frame must be a video frame"),
+    # files the options name are read before the capture (after it, this noise video would say "No person")
+    ("badbonemap", 1, "map.json is not valid JSON"),
+    ("badfacemap", 1, "Cannot read the shape key map"),
+    ("noblend", 1, "Blend file not found"),
 ])
 def test_errors_end_with_one_clear_line(tmp_path, case, rc, message):
     video = tmp_path / "clip.mp4"
@@ -102,8 +106,12 @@ def test_errors_end_with_one_clear_line(tmp_path, case, rc, message):
     elif case in ("badsmooth", "badfov", "fovandlens", "badneutral"):  # refused before the video is opened
         args += {"badsmooth": ["--smooth-hz", "0"], "badfov": ["--fov", "200"],
                  "fovandlens": ["--fov", "60", "--focal-mm", "26"], "badneutral": ["--face-neutral-frame", "-3"]}[case]
-    elif case in ("noperson", "badrange", "badmodel", "badout"):
+    elif case in ("noperson", "badrange", "badmodel", "badout", "badbonemap", "badfacemap", "noblend"):
         write_video(video, frames=8, pattern="noise")
+        bad_map = tmp_path / "map.json"
+        bad_map.write_text("{not json")
+        args += {"badbonemap": ["--bone-map", bad_map], "badfacemap": ["--face-map", bad_map],
+                 "noblend": ["--armature", tmp_path / "none.blend:Armature"]}.get(case, [])
         if case == "badrange":
             args += ["--frames", "50:60"]
         if case == "badmodel":

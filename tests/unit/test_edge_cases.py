@@ -84,3 +84,23 @@ def test_solving_a_slice_with_nobody_is_a_motion_error():
     track.detected[:] = False
     with pytest.raises(MotionError, match="No person was found in any of the 5 frames"):
         solve(track, make_rig("T", seed=4), BONE_MAP)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("{bad json", "Cannot read the shape key map"),
+    ("[1, 2]", "must hold"),
+    ('{"shape_keys": ["jawOpen"]}', "A shape key map is"),
+])
+def test_a_bad_shape_key_map_is_one_rig_error(tmp_path, text, message):
+    from video_mocap.retarget.bonemaps import load_shape_key_map
+    from video_mocap.retarget.rig import RigError
+
+    path = tmp_path / "map.json"
+    path.write_text(text)
+    with pytest.raises(RigError, match=message):
+        load_shape_key_map(str(path))
+    with pytest.raises(RigError, match="Cannot read"):
+        load_shape_key_map(str(tmp_path / "missing.json"))
+    good = tmp_path / "good.json"
+    good.write_text('{"shape_keys": {"jawOpen": "MouthOpen", "eyeBlinkLeft": ["Blink_L", "BlinkL"]}, "auto": false}')
+    assert load_shape_key_map(str(good)) == ({"jawOpen": ["MouthOpen"], "eyeBlinkLeft": ["Blink_L", "BlinkL"]}, False)
