@@ -5,8 +5,8 @@
 or, from Python, `render(out_dir, force=False, in_process=False, motion="default") -> Path` (this module
 imports without bpy; the build runs in a child process `sys.executable tools/render_mannequin.py`, so the
 caller's bpy session, if any, is left alone). `motion` is one of MOTIONS ("default", "jump", "turn",
-"boxing"), each rendered into its own folder (by convention .cache/fixtures/mannequin, mannequin_jump,
-mannequin_turn, mannequin_boxing). Work is skipped when the outputs exist and `stamp.json` holds the hash of this file's
+"boxing", "walk", "walk_side"), each rendered into its own folder (by convention .cache/fixtures/mannequin,
+mannequin_jump, mannequin_turn, mannequin_boxing, mannequin_walk, mannequin_walk_side). Work is skipped when the outputs exist and `stamp.json` holds the hash of this file's
 source, tools/render_common.py's (the scaffolding both fixture renderers share) and the motion's
 parameters (params_for(motion)): edit either script and the fixture is rebuilt.
 
@@ -42,6 +42,13 @@ The other motions (same scene, camera and render settings; only the frame count 
 - boxing (90 frames, 3 s): an orthodox guard, the left side turned 25 deg toward the camera, bouncing on
   planted feet; a jab, a cross (the body turning square), a left hook, a double jab and a cross, all
   thrown at the camera, so the arms point at it (the foreshortened case the fusion's lift is for).
+- walk (90 frames, 3 s): a steady walk toward the camera (the body turned 15 deg to its left), from
+  6.2 m to 4.6 m away, cut from the middle of a walk: a gait cycle of 44 frames (0.81 m stride), each foot
+  planted for 27 frames from its heel strike 0.25 m ahead of the hips to its toe-off as far behind, then
+  swinging forward, lifted up to 0.08 m; the hips at a constant 0.55 m/s, bobbing 1.5 cm, knees bent
+  (the hips 2.5-5.5 cm below standing), the arms swinging 20 deg against the legs. Planted feet do not move.
+- walk_side (90 frames, 3 s): the same walk across the view (the body turned 75 deg: left to right,
+  slightly toward the camera), from 0.8 m left of the centre.
 
 Outputs in the folder:
 - mannequin.mp4    mp4v, 30 fps, PARAMS resolution; frames/NNNN.png are the rendered frames
@@ -87,12 +94,14 @@ PARAMS = {
 }
 
 # The motions (see the module docstring); each may override PARAMS (the default overrides nothing).
-MOTIONS = ("default", "jump", "turn", "boxing")
+MOTIONS = ("default", "jump", "turn", "boxing", "walk", "walk_side")
 MOTION_PARAMS = {
     "default": {},
     "jump": {"frames": 75},        # 2.5 s
     "turn": {"frames": 100},       # 3.3 s
     "boxing": {"frames": 90},      # 3.0 s
+    "walk": {"frames": 90},        # 3.0 s
+    "walk_side": {"frames": 90},   # 3.0 s
 }
 
 OUTPUTS = ("mannequin.mp4", "truth.npz", "mannequin.blend")
@@ -523,7 +532,52 @@ def pose_boxing(t: float):
     return _assemble(yaw, hips_off, 8.0, {side: tuple(v) for side, v in arms.items()}, ankles)
 
 
-POSES = {"default": pose_at, "jump": pose_jump, "turn": pose_turn, "boxing": pose_boxing}
+# Walk: a steady walk toward the camera, the body turned WALK_YAW to its left (so it drifts to the image's
+# left, seen a little from its right side); walk_side: the same walk across the view (WALK_SIDE_YAW, from
+# WALK_SIDE_START). Both are cut from the middle of a walk: a gait cycle of WALK_CYCLE
+# frames (two steps), each foot planted for WALK_STANCE of them (heel strike WALK_REACH ahead of the hips,
+# toe-off as far behind) and swinging, lifted up to WALK_LIFT, over the rest; the hips at a constant speed,
+# bobbing (highest at mid-stance), the arms swinging WALK_SWING_DEG against the legs.
+WALK_YAW, WALK_START = 15.0, -1.6
+WALK_SIDE_YAW, WALK_SIDE_START = 75.0, -0.8
+WALK_CYCLE, WALK_STANCE, WALK_REACH, WALK_LIFT, WALK_SWING_DEG = 44.0, 27.0, 0.25, 0.08, 20.0
+WALK_SPEED = 2 * WALK_REACH / WALK_STANCE                  # m/frame: the hips pass the planted foot in stance
+WALK_STRIKE = {"L": 0.0, "R": WALK_CYCLE / 2}              # a heel strike of each foot (frames)
+
+
+def _walk_foot(side, t, start=WALK_START):
+    """(forward position, lift) of a foot at frame t: planted from its heel strike for WALK_STANCE frames,
+    then swinging one stride forward to the next strike."""
+    k = math.floor((t - WALK_STRIKE[side]) / WALK_CYCLE)
+    strike = WALK_STRIKE[side] + k * WALK_CYCLE
+    planted = start + WALK_SPEED * strike + WALK_REACH
+    if t - strike <= WALK_STANCE:
+        return planted, 0.0
+    s = (t - strike - WALK_STANCE) / (WALK_CYCLE - WALK_STANCE)
+    stride = WALK_SPEED * WALK_CYCLE
+    return planted + stride * (0.5 - 0.5 * math.cos(math.pi * s)), WALK_LIFT * math.sin(math.pi * s)
+
+
+def pose_walk(t: float, yaw: float = WALK_YAW, start: float = WALK_START):
+    phase = 2 * math.pi * (t - WALK_STRIKE["L"]) / WALK_CYCLE
+    bob = -0.04 + 0.015 * math.cos(2 * phase - 2 * math.pi * (WALK_STANCE / 2) / WALK_CYCLE)
+    hips_off = np.array([0.0, -(start + WALK_SPEED * t), bob])
+    ankles = {}
+    for side in ("L", "R"):
+        f, lift = _walk_foot(side, t, start)
+        ankles[side] = np.array([_side(ANKLE, side)[0], -f, ANKLE[2] + lift])
+    swing = WALK_SWING_DEG * math.cos(phase)   # at the left heel strike the left leg is ahead, the left arm back
+    arms = {"L": (-swing, 12.0, 15.0 + 10.0 * max(0.0, -math.cos(phase))),
+            "R": (swing, 12.0, 15.0 + 10.0 * max(0.0, math.cos(phase)))}
+    return _assemble(yaw, hips_off, 3.0, arms, ankles)
+
+
+def pose_walk_side(t: float):
+    return pose_walk(t, WALK_SIDE_YAW, WALK_SIDE_START)
+
+
+POSES = {"default": pose_at, "jump": pose_jump, "turn": pose_turn, "boxing": pose_boxing, "walk": pose_walk,
+         "walk_side": pose_walk_side}
 
 
 # ---------------------------------------------------------------------------------------------------------
