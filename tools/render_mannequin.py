@@ -48,7 +48,8 @@ The other motions (same scene, camera and render settings; only the frame count 
   swinging forward, lifted up to 0.08 m; the hips at a constant 0.55 m/s, bobbing 1.5 cm, knees bent
   (the hips 2.5-5.5 cm below standing), the arms swinging 20 deg against the legs. Planted feet do not move.
 - walk_side (90 frames, 3 s): the same walk across the view (the body turned 75 deg: left to right,
-  slightly toward the camera), from 0.8 m left of the centre.
+  slightly toward the camera), from 0.8 m left of the centre to 0.8 m right; the camera stands 6 m away
+  (not 4.6) so the whole body stays in the picture.
 
 Outputs in the folder:
 - mannequin.mp4    mp4v, 30 fps, PARAMS resolution; frames/NNNN.png are the rendered frames
@@ -101,7 +102,7 @@ MOTION_PARAMS = {
     "turn": {"frames": 100},       # 3.3 s
     "boxing": {"frames": 90},      # 3.0 s
     "walk": {"frames": 90},        # 3.0 s
-    "walk_side": {"frames": 90},   # 3.0 s
+    "walk_side": {"frames": 90, "camera_location": (0.0, -6.0, 1.0)},   # 3.0 s; the camera 6 m away: in view
 }
 
 OUTPUTS = ("mannequin.mp4", "truth.npz", "mannequin.blend")

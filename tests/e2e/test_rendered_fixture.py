@@ -37,8 +37,8 @@ The other motions (jump, turn, boxing, walk, walk_side: 75, 100, 90, 90 and 90 f
 rendering each on 2 free cores) are rendered into their own folders and checked for their motion; on all
 six, the default processing (flips, fusion, smoothing) must beat the raw detector in limb directions and
 PA-MPJPE by the margins of DEFAULT_BEATS_RAW (issue 13; measured fused ÷ raw: 0.78/0.90, 0.74/0.87,
-0.87/0.93, 0.89/0.80; the walks 0.97/0.995 and 0.91/0.98, where only raw PA-MPJPE is held), with no
-left/right swap and jitter at most 1.5 × the truth's.
+0.87/0.93, 0.89/0.80, the walk across 0.86/0.94; the walk toward the camera 0.97/0.995, where only raw
+PA-MPJPE is held), with no left/right swap and jitter at most 1.5 × the truth's.
 """
 import json
 import subprocess
@@ -368,13 +368,11 @@ def test_other_motions(motion):
 
 # Issue 13's promise on the rendered motions, from BENCHMARKS.md (fused, default settings): limb-direction
 # error and PA-MPJPE as a share of the raw detector's (measured 0.78/0.90, 0.74/0.87, 0.87/0.93, 0.89/0.80).
-# The walks (added in session 8, measured 0.97/0.995 toward the camera and 0.91/0.98 across it) miss issue 13's
-# targets (0.90/0.92): their bounds only hold them to the raw detector's PA-MPJPE, give or take 1 %. Across
-# the view the detector's far leg is noisy (jitter 5× the truth's raw): the output keeps 2.2× the truth's
-# jitter there, against the target of 1.5× (JITTER_BOUND holds it where it is).
+# The walks (added in session 8): across the view 0.86/0.94 (jitter 1.38× the truth's, with the hidden far arm
+# and leg smoothed longer: motion/filters.py); toward the camera 0.97/0.995, which misses issue 13's targets
+# (0.90/0.92): its bounds only hold it to the raw detector's PA-MPJPE, give or take 1 %.
 DEFAULT_BEATS_RAW = {"default": (0.85, 0.95), "jump": (0.82, 0.93), "turn": (0.93, 0.98), "boxing": (0.95, 0.87),
-                     "walk": (0.99, 1.01), "walk_side": (0.94, 1.0)}
-JITTER_BOUND = {"walk_side": 2.3}
+                     "walk": (0.99, 1.01), "walk_side": (0.89, 0.96)}
 
 
 @pytest.mark.parametrize("motion", ["default", "jump", "turn", "boxing", "walk", "walk_side"])
@@ -390,4 +388,4 @@ def test_default_output_is_closer_to_the_truth_than_the_detector(motion, full_mo
         landmarks = data["landmarks_world"]
     truth = landmarks[:, [INDEX[j] for j in load_tool("bench_accuracy").JOINTS]]
     raw = capture_video(folder / "mannequin.mp4", "full", model_path=full_model)
-    check_default_beats_raw(raw, truth, motion, DEFAULT_BEATS_RAW[motion], JITTER_BOUND.get(motion, 1.5))
+    check_default_beats_raw(raw, truth, motion, DEFAULT_BEATS_RAW[motion])

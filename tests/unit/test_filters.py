@@ -16,6 +16,7 @@ from video_mocap.motion.filters import (
     align_hemispheres,
     cutoff_to_sigma,
     frequency_response,
+    hidden_stretch,
     one_euro,
     smooth,
     smooth_quaternions,
@@ -193,6 +194,33 @@ def test_visibility_weighting_makes_a_low_visibility_outlier_pull_less():
     out, _ = smooth_track(make_track(world, 60, visibility=vis), robust=False, min_visibility=0.05,
                           visibility_weights=False)
     assert float(out.world_landmarks[60, WRIST, 0]) == pytest.approx(pulls[1.0], rel=1e-5)
+
+
+def test_hidden_landmarks_are_smoothed_longer():
+    """A landmark the detector mostly does not see (the far arm of a body seen from the side) jitters while
+    its neighbours do not: its kernel is longer, by its median visibility."""
+    vis = np.array([[0.95, 0.9, 0.7, 0.4, 0.1, np.nan]] * 5)
+    vis[0, 2] = np.nan  # frames without a visibility do not count
+    assert hidden_stretch(vis).tolist() == [1.0, 1.0, 1.5, 2.0, 2.0, 1.0]
+    assert hidden_stretch(vis, most=1.0).tolist() == [1.0] * 6
+    truth = human_motion(30, seconds=8.0, seed=3)
+    truth[:, WRIST] = truth[:, INDEX["right_wrist"]]  # the same motion, seen and hidden
+    measured = truth + np.random.default_rng(4).normal(0, 0.02, size=truth.shape)
+    measured[:, WRIST] = measured[:, INDEX["right_wrist"]]  # and the same noise
+    vis = np.full((len(truth), 33), 0.95)
+    vis[:, WRIST] = 0.55  # still measurements (min_visibility 0.5), rarely seen
+    jitter = {}
+    for most in (1.0, 2.0):
+        out, _ = smooth_track(make_track(measured, 30, visibility=vis), hidden_slowdown=most)
+        w = out.world_landmarks.astype(np.float64)
+        jitter[most] = [float(np.linalg.norm(np.diff(w[:, j], 2, axis=0), axis=-1).mean())
+                        for j in (WRIST, INDEX["right_wrist"])]
+        if most == 1.0:  # alike: the weights are uniform in time, so they do not change the fit
+            np.testing.assert_allclose(w[:, WRIST], w[:, INDEX["right_wrist"]], atol=1e-6)
+    assert jitter[2.0][1] == pytest.approx(jitter[1.0][1])  # the seen landmark is untouched
+    assert jitter[2.0][0] < 0.75 * jitter[2.0][1]           # the hidden one is steadier (0.62 here)
+    truth_jitter = float(np.linalg.norm(np.diff(truth[:, WRIST], 2, axis=0), axis=-1).mean())
+    assert jitter[2.0][0] > 0.5 * truth_jitter              # and still moves (its motion is 0.2-3 Hz)
 
 
 def test_smoothing_never_reaches_across_a_long_gap():
