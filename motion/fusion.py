@@ -93,6 +93,8 @@ class FusionReport:
     limbs_lifted: int = 0                   # joint-frames given depth by motion/lift.py
     sides_kept: int = 0                     # joint-frames a pass sent to the other side, put back
     sides_from_reach: int = 0               # joint-frames whose weak detector side was behind the body's reach
+    orders_offset: tuple = ()               # limb joints whose detector depth order was compressed (read
+                                            # against its own across-the-view offset, motion/lift.py)
     seconds: float = 0.0
 
     @property
@@ -106,7 +108,8 @@ class FusionReport:
         return (f"fusion: {self.fused_frames}/{self.frames} frames on the image rays (f = {self.focal_px:.0f} px), "
                 f"reprojection {self.reprojection_px[0]:.1f} → {self.reprojection_px[1]:.1f} px, "
                 f"depth moved {self.depth_change_m * 100:.1f} cm (median); foreshortened limb joints lifted: "
-                f"{self.limbs_lifted} (side from the body's reach, the detector unsure: {self.sides_from_reach}); "
+                f"{self.limbs_lifted} (side from the body's reach, the detector unsure: {self.sides_from_reach}; "
+                f"the detector's depth order read against its offset: {', '.join(self.orders_offset) or 'none'}); "
                 f"put back on their side: {self.sides_kept}; knees bent backwards, moved: "
                 f"{self.knees_unbent[0]} left / {self.knees_unbent[1]} right; lengths cm: {lengths}; "
                 f"{self.ms_per_frame:.2f} ms/frame")
@@ -258,6 +261,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
     seg_lengths = {}
     knees_fixed = [0, 0]
     lifted = kept = reached = 0
+    compressed: list = []
     if usable.any():
         Wf = np.nan_to_num(world[:, FUSED])
         rf = np.nan_to_num(rays[:, FUSED])
@@ -320,7 +324,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         # Gauss-Newton passes with the lengths.
         X = X1
         if lift:  # foreshortened limbs get the depth their lengths need (motion/lift.py)
-            X, lifted, reached = lift_limbs(X1, rf, seg_lengths, Wf, usable, _ROWS, reach=reach)
+            X, lifted, reached, compressed = lift_limbs(X1, rf, seg_lengths, Wf, usable, _ROWS, reach=reach)
             Wf = lifted_prior(Wf, X, usable)
         preconditioners: dict = {}  # the later passes reuse the first one's (the lengths barely turn)
         for _ in range(max(1, iterations)):
@@ -356,7 +360,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         segment_lengths={k: float(v) for k, v in seg_lengths.items()},
         reprojection_px=(reproj(X0), reproj(X_all)) if usable.any() else (float("nan"), float("nan")),
         depth_change_m=float(np.median(dz_rel)) if dz_rel.size else float("nan"), knees_unbent=tuple(knees_fixed),
-        limbs_lifted=lifted, sides_kept=kept, sides_from_reach=reached)
+        limbs_lifted=lifted, sides_kept=kept, sides_from_reach=reached, orders_offset=tuple(compressed))
     extra = dict(track.extra)
     extra["segment_lengths"] = dict(report.segment_lengths)
     new = PoseTrack(out_world, np.array(track.image_landmarks, copy=True), np.array(track.visibility, copy=True),

@@ -89,7 +89,7 @@ def test_a_squat_thigh_gets_its_depth_back_on_the_detectors_side():
     ref = truth.copy()
     ref[10:16, ROWS["left_knee"], 2] = truth[10:16, ROWS["left_hip"], 2] + 0.1
     usable = np.ones(T, bool)
-    out, moved, _ = lift_limbs(fit, _rays(truth), LENGTHS, ref, usable, ROWS)
+    out, moved, _, _ = lift_limbs(fit, _rays(truth), LENGTHS, ref, usable, ROWS)
     k = ROWS["left_knee"]
     for name in ("knee", "ankle", "heel", "foot_index"):                  # back where it was, every frame
         r = ROWS[f"left_{name}"]
@@ -108,7 +108,7 @@ def test_what_hangs_below_moves_in_depth_with_the_joint_on_its_own_ray():
     T = 20
     truth = _thigh_pointing(_body(T), "right", 50, slice(0, T))
     fit = _flattened(truth, "right_knee")
-    out, _, _ = lift_limbs(fit, _rays(truth), LENGTHS, truth, np.ones(T, bool), ROWS)
+    out, _, _, _ = lift_limbs(fit, _rays(truth), LENGTHS, truth, np.ones(T, bool), ROWS)
     dz = out[:, ROWS["right_knee"], 2] - fit[:, ROWS["right_knee"], 2]
     assert (dz < -0.2).all()                                           # towards the camera
     for name in ("ankle", "heel", "foot_index"):
@@ -121,7 +121,7 @@ def test_the_side_is_the_detectors_when_it_points_away():
     T = 20
     truth = _thigh_pointing(_body(T), "left", -50, slice(0, T))        # thigh 50° away from the camera
     fit = _flattened(truth, "left_knee")
-    out, _, _ = lift_limbs(fit, _rays(truth), LENGTHS, truth, np.ones(T, bool), ROWS)
+    out, _, _, _ = lift_limbs(fit, _rays(truth), LENGTHS, truth, np.ones(T, bool), ROWS)
     np.testing.assert_allclose(out[:, ROWS["left_knee"]], truth[:, ROWS["left_knee"]], atol=1e-6)
     np.testing.assert_allclose(out[:, ROWS["left_ankle"]], truth[:, ROWS["left_ankle"]], atol=1e-6)
 
@@ -133,16 +133,16 @@ def test_limbs_across_the_view_unusable_frames_and_deep_fits_are_left_alone():
     tilted = _thigh_pointing(body, "left", 10, slice(0, T))
     assert np.sin(np.radians(10)) < LIFT_MIN
     fit = _flattened(tilted, "left_knee")
-    out, moved, _ = lift_limbs(fit, _rays(tilted), LENGTHS, tilted, np.ones(T, bool), ROWS)
+    out, moved, _, _ = lift_limbs(fit, _rays(tilted), LENGTHS, tilted, np.ones(T, bool), ROWS)
     np.testing.assert_array_equal(out, fit)
     assert moved == 0
     # a deep limb on frames not usable
     deep = _thigh_pointing(body, "left", 50, slice(0, T))
     fit = _flattened(deep, "left_knee")
-    out, moved, _ = lift_limbs(fit, _rays(deep), LENGTHS, deep, np.zeros(T, bool), ROWS)
+    out, moved, _, _ = lift_limbs(fit, _rays(deep), LENGTHS, deep, np.zeros(T, bool), ROWS)
     np.testing.assert_array_equal(out, fit)
     # a fit that already has at least the depth the length leaves is kept
-    out, moved, _ = lift_limbs(deep, _rays(deep), LENGTHS, deep, np.ones(T, bool), ROWS)
+    out, moved, _, _ = lift_limbs(deep, _rays(deep), LENGTHS, deep, np.ones(T, bool), ROWS)
     np.testing.assert_allclose(out, deep, atol=1e-9)
 
 
@@ -150,7 +150,7 @@ def test_unknown_lengths_change_nothing():
     T = 10
     truth = _thigh_pointing(_body(T), "left", 50, slice(0, T))
     fit = _flattened(truth, "left_knee")
-    out, moved, _ = lift_limbs(fit, _rays(truth), {"thigh": float("nan")}, truth, np.ones(T, bool), ROWS)
+    out, moved, _, _ = lift_limbs(fit, _rays(truth), {"thigh": float("nan")}, truth, np.ones(T, bool), ROWS)
     np.testing.assert_array_equal(out, fit)
     assert moved == 0
 
@@ -215,12 +215,12 @@ def test_a_weak_order_does_not_hold_a_limb_far_behind_the_body(root, parts):
     truth = _held(_body(T), "left", root, parts, 50)
     fit = _level(truth, "left", root, parts)
     ref = _order(truth, "left", root, parts[0], 0.01)
-    out, moved, reached = lift_limbs(fit, _rays(truth), LENGTHS, ref, np.ones(T, bool), ROWS)
+    out, moved, reached, _ = lift_limbs(fit, _rays(truth), LENGTHS, ref, np.ones(T, bool), ROWS)
     assert reached == T and moved >= T
     for name in parts:
         np.testing.assert_allclose(out[:, ROWS[f"left_{name}"]], truth[:, ROWS[f"left_{name}"]], atol=1e-6)
     # without the reach the detector's side is taken: the limb goes behind the body
-    out, _, reached = lift_limbs(fit, _rays(truth), LENGTHS, ref, np.ones(T, bool), ROWS, reach=False)
+    out, _, reached, _ = lift_limbs(fit, _rays(truth), LENGTHS, ref, np.ones(T, bool), ROWS, reach=False)
     assert reached == 0
     assert (out[:, ROWS[f"left_{parts[0]}"], 2] > truth[:, ROWS[f"left_{root}"], 2] + 0.15).all()
 
@@ -231,13 +231,76 @@ def test_a_strong_order_and_a_limb_within_reach_keep_the_detectors_side():
     fit = _level(truth, "left", "shoulder", ARM)
     # the detector is sure (15 cm, half the upper arm) the elbow is behind: never overruled
     ref = _order(truth, "left", "shoulder", "elbow", 0.15)
-    out, _, reached = lift_limbs(fit, _rays(truth), LENGTHS, ref, np.ones(T, bool), ROWS)
+    out, _, reached, _ = lift_limbs(fit, _rays(truth), LENGTHS, ref, np.ones(T, bool), ROWS)
     assert reached == 0
     assert (out[:, ROWS["left_elbow"], 2] > truth[:, ROWS["left_shoulder"], 2] + 0.15).all()
     # an arm held 25° behind the body, the detector unsure but right: both sides are within reach
     truth = _held(_body(T), "left", "shoulder", ARM, -25)
     fit = _level(truth, "left", "shoulder", ARM)
     ref = _order(truth, "left", "shoulder", "elbow", 0.01)
-    out, moved, reached = lift_limbs(fit, _rays(truth), LENGTHS, ref, np.ones(T, bool), ROWS)
+    out, moved, reached, _ = lift_limbs(fit, _rays(truth), LENGTHS, ref, np.ones(T, bool), ROWS)
     assert reached == 0 and moved >= T
     np.testing.assert_allclose(out[:, ROWS["left_elbow"]], truth[:, ROWS["left_elbow"]], atol=1e-6)
+
+
+def _swinging_arm(T=80, period=40, amplitude=40.0):
+    """The left arm swinging in and out of the view like a walk's: angle(t) = amplitude·sin(2πt/period),
+    + towards the camera (in front of this body)."""
+    P = _body(T)
+    for t in range(T):
+        P[t:t + 1] = _held(P[t:t + 1], "left", "shoulder", ARM, amplitude * np.sin(2 * np.pi * t / period))
+    return P
+
+
+def _compressed_order(truth, offset, gain):
+    """The detector's shape as seen on walks toward the camera: the elbow's depth behind the shoulder is
+    `offset` metres plus only `gain` of the true depth difference (it hardly moves)."""
+    ref = truth.copy()
+    s, e = ROWS["left_shoulder"], ROWS["left_elbow"]
+    ref[:, e, 2] = truth[:, s, 2] + offset + gain * (truth[:, e, 2] - truth[:, s, 2])
+    return ref
+
+
+def test_a_compressed_order_is_read_against_its_offset():
+    """The detector puts a swinging arm's elbow 6 cm behind the shoulder on every frame, give or take a tenth
+    of the true swing: its order says "behind" on every run, so the arm swinging toward the camera would be
+    lifted behind the body. Its order where the image shows the arm across the view (hanging down) is that
+    offset: against it, the runs take their true sides."""
+    truth = _swinging_arm()
+    T = len(truth)
+    fit = _level(truth, "left", "shoulder", ARM)
+    ref = _compressed_order(truth, 0.06, 0.1)
+    rel = truth[:, ROWS["left_elbow"], 2] - truth[:, ROWS["left_shoulder"], 2]
+    out, moved, _, compressed = lift_limbs(fit, _rays(truth), LENGTHS, ref, np.ones(T, bool), ROWS)
+    assert compressed == ["left_elbow"]
+    lifted = np.abs(out[:, ROWS["left_elbow"], 2] - fit[:, ROWS["left_elbow"], 2]) > 1e-9
+    assert moved >= lifted.sum() > 20 and (rel[lifted] < 0).sum() > 10 and (rel[lifted] > 0).sum() > 10
+    for name in ARM:  # every lifted frame, toward the camera or away, lands where the arm was
+        r = ROWS[f"left_{name}"]
+        np.testing.assert_allclose(out[lifted, r], truth[lifted, r], atol=1e-6)
+    # read as it comes, the offset wins every run: the forward swings go behind the body
+    import video_mocap.motion.lift as lift
+    old, lift.COMPRESSED = lift.COMPRESSED, 0.0
+    try:
+        out, _, _, compressed = lift_limbs(fit, _rays(truth), LENGTHS, ref, np.ones(T, bool), ROWS)
+    finally:
+        lift.COMPRESSED = old
+    assert compressed == []
+    assert (out[lifted, ROWS["left_elbow"], 2] > truth[lifted, ROWS["left_shoulder"], 2]).all()
+
+
+def test_an_order_that_follows_the_limb_or_a_still_limb_is_read_as_it_comes():
+    """Only a compressed order is offset: one that swings with the arm (the Pose2Sim clips' kind), or any order
+    of a limb the image shows still, is not."""
+    truth = _swinging_arm()
+    T = len(truth)
+    fit = _level(truth, "left", "shoulder", ARM)
+    ref = _compressed_order(truth, 0.06, 0.8)
+    out, _, _, compressed = lift_limbs(fit, _rays(truth), LENGTHS, ref, np.ones(T, bool), ROWS)
+    assert compressed == []
+    held = _held(_body(T), "left", "shoulder", ARM, 50)                # held still, 50° toward the camera
+    ref = _order(held, "left", "shoulder", "elbow", 0.15)
+    out, moved, _, compressed = lift_limbs(_level(held, "left", "shoulder", ARM), _rays(held), LENGTHS, ref,
+                                           np.ones(T, bool), ROWS)
+    assert compressed == [] and moved >= T
+    assert (out[:, ROWS["left_elbow"], 2] > held[:, ROWS["left_shoulder"], 2] + 0.15).all()
