@@ -162,13 +162,10 @@ def check_inputs(args) -> None:
     """The files the options name, read before any capture (found after it, a mistake would cost the whole
     capture, or a live performance): the target .blend exists, the bone map and the shape key map parse.
     Raises the same MocapError the bake would."""
-    from video_mocap.capture.errors import RigError
-    from video_mocap.retarget.bonemaps import load_bone_map, load_shape_key_map
+    from video_mocap.retarget.bonemaps import check_blend_file, load_bone_map, load_shape_key_map
 
     if getattr(args, "armature", None):
-        blend = args.armature.rsplit(":", 1)[0]
-        if not os.path.isfile(blend):
-            raise RigError(f"Blend file not found: {blend}")
+        check_blend_file(args.armature.rsplit(":", 1)[0])
     if getattr(args, "bone_map", None):
         load_bone_map(args.bone_map)
     if getattr(args, "face_map", None):

@@ -44,12 +44,10 @@ def add_metarig(context, name: str = "metarig"):
 
 def open_armature(blend_path: str, object_name: str):
     """Open FILE.blend (read only: we never save over it) and return its armature OBJECT."""
-    import os
-
+    from ..retarget.bonemaps import check_blend_file
     from ..retarget.rig import RigError
 
-    if not os.path.isfile(blend_path):
-        raise RigError(f"Blend file not found: {blend_path}")
+    check_blend_file(blend_path)
     try:
         bpy.ops.wm.open_mainfile(filepath=blend_path, load_ui=False)
     except RuntimeError as exc:

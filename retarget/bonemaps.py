@@ -186,6 +186,12 @@ def save_bone_map(path, bone_map: dict[str, str], preset: str | None = None) -> 
 MAX_BONE_MAP_BYTES = 1 << 20  # a bone map is a few kB; anything this large is the wrong file
 
 
+def check_blend_file(path: str) -> None:
+    """The target .blend of a bake exists (RigError otherwise): checked before a capture and again on opening."""
+    if not os.path.isfile(path):
+        raise RigError(f"Blend file not found: {path}")
+
+
 def load_bone_map(path) -> dict[str, str]:
     path = Path(path)
     try:

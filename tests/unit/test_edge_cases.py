@@ -104,3 +104,16 @@ def test_a_bad_shape_key_map_is_one_rig_error(tmp_path, text, message):
     good = tmp_path / "good.json"
     good.write_text('{"shape_keys": {"jawOpen": "MouthOpen", "eyeBlinkLeft": ["Blink_L", "BlinkL"]}, "auto": false}')
     assert load_shape_key_map(str(good)) == ({"jawOpen": ["MouthOpen"], "eyeBlinkLeft": ["Blink_L", "BlinkL"]}, False)
+
+
+def test_a_missing_target_blend_is_one_rig_error(tmp_path):
+    """Checked before a capture (cli.check_inputs) and on opening (blender/armature.open_armature): one check."""
+    from video_mocap.retarget.bonemaps import check_blend_file
+    from video_mocap.retarget.rig import RigError
+
+    with pytest.raises(RigError, match="Blend file not found: .*nowhere.blend"):
+        check_blend_file(str(tmp_path / "nowhere.blend"))
+    with pytest.raises(RigError, match="Blend file not found"):
+        check_blend_file(str(tmp_path))                    # a folder is not a .blend
+    (tmp_path / "rig.blend").write_bytes(b"BLENDER")
+    check_blend_file(str(tmp_path / "rig.blend"))          # exists: no error
