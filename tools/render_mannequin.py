@@ -16,7 +16,7 @@ The scene, built from scratch in an empty Blender scene:
 - a mannequin skinned to it by bone parenting (one rigid mesh per bone: capsules and ellipsoids):
   skin-toned head with hair, eyes, brows, nose, mouth and ears; a T-shirt with short sleeves, trousers,
   hands with thumbs, shoes;
-- a ground plane, a sun and an ambient world, a static level camera at -Y looking along +Y.
+- a ground plane, a sun and an ambient world, a static level camera at -Y looking along +Y (walk_high: higher and tilted down).
 
 The motion (scene frames 1..N, video frame i = scene frame 1 + i, 30 fps), from smooth curves keyed on
 every frame as bone quaternions (hips also located): rest; both arms raise sideways to horizontal, sweep
@@ -50,6 +50,9 @@ The other motions (same scene, camera and render settings; only the frame count 
 - walk_side (90 frames, 3 s): the same walk across the view (the body turned 75 deg: left to right,
   slightly toward the camera), from 0.8 m left of the centre to 0.8 m right; the camera stands 6 m away
   (not 4.6) so the whole body stays in the picture.
+- walk_high (90 frames, 3 s): the walk toward the camera seen by another camera: 1.9 m up, tilted 12 deg
+  down, with a wider lens (50 deg across the frame's height instead of 30): the held-out clips' cameras are
+  not this scene's, and the fusion's lens guess (60 deg) is nearer this one.
 
 Outputs in the folder:
 - mannequin.mp4    mp4v, 30 fps, PARAMS resolution; frames/NNNN.png are the rendered frames
@@ -91,11 +94,12 @@ PARAMS = {
     "denoise": False,
     "camera_location": (0.0, -4.6, 1.0),
     "camera_vertical_fov_deg": 30.0,
+    "camera_pitch_deg": 0.0,       # tilted down by this much
     "version": 1,
 }
 
 # The motions (see the module docstring); each may override PARAMS (the default overrides nothing).
-MOTIONS = ("default", "jump", "turn", "boxing", "walk", "walk_side")
+MOTIONS = ("default", "jump", "turn", "boxing", "walk", "walk_side", "walk_high")
 MOTION_PARAMS = {
     "default": {},
     "jump": {"frames": 75},        # 2.5 s
@@ -103,6 +107,8 @@ MOTION_PARAMS = {
     "boxing": {"frames": 90},      # 3.0 s
     "walk": {"frames": 90},        # 3.0 s
     "walk_side": {"frames": 90, "camera_location": (0.0, -6.0, 1.0)},   # 3.0 s; the camera 6 m away: in view
+    "walk_high": {"frames": 90, "camera_location": (0.0, -4.6, 1.9), "camera_pitch_deg": 12.0,
+                  "camera_vertical_fov_deg": 50.0},
 }
 
 OUTPUTS = ("mannequin.mp4", "truth.npz", "mannequin.blend")
@@ -578,7 +584,7 @@ def pose_walk_side(t: float):
 
 
 POSES = {"default": pose_at, "jump": pose_jump, "turn": pose_turn, "boxing": pose_boxing, "walk": pose_walk,
-         "walk_side": pose_walk_side}
+         "walk_side": pose_walk_side, "walk_high": pose_walk}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -779,7 +785,7 @@ def build_scene(bpy, params=PARAMS):
 
     cam = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
     cam.location = params["camera_location"]
-    cam.rotation_euler = (math.radians(90), 0.0, 0.0)  # level, looking along +Y
+    cam.rotation_euler = (math.radians(90 - params.get("camera_pitch_deg", 0.0)), 0.0, 0.0)  # along +Y, tilted down
     cam.data.sensor_fit = "VERTICAL"
     cam.data.sensor_height = 24.0
     cam.data.lens = 12.0 / math.tan(math.radians(params["camera_vertical_fov_deg"]) / 2)

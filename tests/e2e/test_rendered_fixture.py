@@ -33,12 +33,12 @@ would look "right" (see the test); comparing directions alone is no side test he
 legs (and often the two arms) point the same way. The truth projected with K and the camera matrix lands
 within a few pixels of the detected image landmarks (medians 3-10 px), which checks the camera data.
 
-The other motions (jump, turn, boxing, walk, walk_side: 75, 100, 90, 90 and 90 frames, about 2-3 min of
-rendering each on 2 free cores) are rendered into their own folders and checked for their motion; on all
-six, the default processing (flips, fusion, smoothing) must beat the raw detector in limb directions and
-PA-MPJPE by the margins of DEFAULT_BEATS_RAW (issue 13; measured fused ÷ raw: 0.78/0.90, 0.74/0.87,
-0.87/0.93, 0.89/0.80, the walk across 0.86/0.94; the walk toward the camera 0.97/0.995, where only raw
-PA-MPJPE is held), with no left/right swap and jitter at most 1.5 × the truth's.
+The other motions (jump, turn, boxing, walk, walk_side, walk_high: 75, 100, 90, 90, 90 and 90 frames, 1-3
+min of rendering each on 2 free cores) are rendered into their own folders and checked for their motion; on
+all seven, the default processing (flips, fusion, smoothing) must beat the raw detector in limb directions and
+PA-MPJPE by the margins of DEFAULT_BEATS_RAW (issue 13; measured fused ÷ raw: 0.77/0.89, 0.75/0.88,
+0.87/0.93, 0.89/0.81, the walk across 0.85/0.93, the walk toward the camera 0.87/0.95, the same seen from
+higher up through a wider lens 0.91/0.92), with no left/right swap and jitter at most 1.5 × the truth's.
 """
 import json
 import subprocess
@@ -295,7 +295,7 @@ def _rendered(motion: str) -> Path:
     return _RENDERED[motion]
 
 
-@pytest.mark.parametrize("motion", ["jump", "turn", "boxing", "walk", "walk_side"])
+@pytest.mark.parametrize("motion", ["jump", "turn", "boxing", "walk", "walk_side", "walk_high"])
 def test_other_motions(motion):
     """The other motions (render(..., motion=...), tools/render_mannequin.py MOTIONS), each in its own
     folder .cache/fixtures/mannequin_<motion> (about 2-3 min of rendering each on 2 free cores)."""
@@ -340,7 +340,12 @@ def test_other_motions(motion):
         # A steady walk: the hips travel one stride (0.81 m) every 44 frames in the direction the body faces
         # (toward the camera, world -Y, for "walk"; mostly across it, +X, for "walk_side"); each foot is
         # planted (not moving at all) for 27 frames of each 44 and lifted 5-9 cm between; the feet take turns.
-        yaw = np.radians(tool.WALK_YAW if motion == "walk" else tool.WALK_SIDE_YAW)
+        # "walk_high" is "walk" seen by a camera 1.9 m up, looking 12 deg down.
+        yaw = np.radians(tool.WALK_SIDE_YAW if motion == "walk_side" else tool.WALK_YAW)
+        view = truth["R_world_from_cv"] @ np.array([0.0, 0.0, 1.0])
+        pitch = 12.0 if motion == "walk_high" else 0.0
+        assert np.degrees(np.arcsin(-view[2])) == pytest.approx(pitch, abs=0.01)
+        assert truth["camera_matrix_world"][2, 3] == pytest.approx(1.9 if motion == "walk_high" else 1.0)
         heading = np.array([np.sin(yaw), -np.cos(yaw)])
         travel = hips[-1, :2] - hips[0, :2]
         assert travel @ heading == pytest.approx(0.81 / 44 * (n - 1), abs=0.01)
@@ -368,14 +373,15 @@ def test_other_motions(motion):
 
 # Issue 13's promise on the rendered motions, from BENCHMARKS.md (fused, default settings): limb-direction
 # error and PA-MPJPE as a share of the raw detector's (measured 0.78/0.90, 0.74/0.87, 0.87/0.93, 0.89/0.80).
-# The walks (added in session 8): across the view 0.86/0.94 (jitter 1.38× the truth's, with the hidden far arm
-# and leg smoothed longer: motion/filters.py); toward the camera 0.97/0.995, which misses issue 13's targets
-# (0.90/0.92): its bounds only hold it to the raw detector's PA-MPJPE, give or take 1 %.
+# The walks (added in session 8): across the view 0.85/0.93 (jitter 1.35× the truth's, with the hidden far arm
+# and leg smoothed longer: motion/filters.py); toward the camera 0.87/0.95 since the detector's compressed depth
+# order is read against its offset (motion/lift.py; 0.985/1.00 before), still short of issue 13's PA-MPJPE
+# target (0.92); the same walk seen from 1.9 m up, tilted 12° down, through a 50° lens (session 9) 0.91/0.92.
 DEFAULT_BEATS_RAW = {"default": (0.85, 0.95), "jump": (0.82, 0.93), "turn": (0.93, 0.98), "boxing": (0.95, 0.87),
-                     "walk": (0.99, 1.01), "walk_side": (0.89, 0.96)}
+                     "walk": (0.92, 0.99), "walk_side": (0.89, 0.96), "walk_high": (0.95, 0.96)}
 
 
-@pytest.mark.parametrize("motion", ["default", "jump", "turn", "boxing", "walk", "walk_side"])
+@pytest.mark.parametrize("motion", ["default", "jump", "turn", "boxing", "walk", "walk_side", "walk_high"])
 def test_default_output_is_closer_to_the_truth_than_the_detector(motion, full_model):
     """The full model over each rendered motion, then the default processing (pipeline.clean: flips,
     fusion, smoothing), measured like the benchmark (tools/bench_accuracy.py) against the exact truth:
