@@ -53,6 +53,7 @@ The other motions (same scene, camera and render settings; only the frame count 
 - walk_high (90 frames, 3 s): the walk toward the camera seen by another camera: 1.9 m up, tilted 12 deg
   down, with a wider lens (50 deg across the frame's height instead of 30): the held-out clips' cameras are
   not this scene's, and the fusion's lens guess (60 deg) is nearer this one.
+- jump_high (75 frames, 2.5 s): the jump seen by that camera (HIGH_CAMERA).
 
 Outputs in the folder:
 - mannequin.mp4    mp4v, 30 fps, PARAMS resolution; frames/NNNN.png are the rendered frames
@@ -98,8 +99,11 @@ PARAMS = {
     "version": 1,
 }
 
+# Another camera for the walk and the jump: 1.9 m up, tilted 12 deg down, a wider lens.
+HIGH_CAMERA = {"camera_location": (0.0, -4.6, 1.9), "camera_pitch_deg": 12.0, "camera_vertical_fov_deg": 50.0}
+
 # The motions (see the module docstring); each may override PARAMS (the default overrides nothing).
-MOTIONS = ("default", "jump", "turn", "boxing", "walk", "walk_side", "walk_high")
+MOTIONS = ("default", "jump", "turn", "boxing", "walk", "walk_side", "walk_high", "jump_high")
 MOTION_PARAMS = {
     "default": {},
     "jump": {"frames": 75},        # 2.5 s
@@ -107,8 +111,8 @@ MOTION_PARAMS = {
     "boxing": {"frames": 90},      # 3.0 s
     "walk": {"frames": 90},        # 3.0 s
     "walk_side": {"frames": 90, "camera_location": (0.0, -6.0, 1.0)},   # 3.0 s; the camera 6 m away: in view
-    "walk_high": {"frames": 90, "camera_location": (0.0, -4.6, 1.9), "camera_pitch_deg": 12.0,
-                  "camera_vertical_fov_deg": 50.0},
+    "walk_high": {"frames": 90, **HIGH_CAMERA},
+    "jump_high": {"frames": 75, **HIGH_CAMERA},
 }
 
 OUTPUTS = ("mannequin.mp4", "truth.npz", "mannequin.blend")
@@ -584,7 +588,7 @@ def pose_walk_side(t: float):
 
 
 POSES = {"default": pose_at, "jump": pose_jump, "turn": pose_turn, "boxing": pose_boxing, "walk": pose_walk,
-         "walk_side": pose_walk_side, "walk_high": pose_walk}
+         "walk_side": pose_walk_side, "walk_high": pose_walk, "jump_high": pose_jump}
 
 
 # ---------------------------------------------------------------------------------------------------------
