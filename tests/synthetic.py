@@ -130,3 +130,31 @@ def rotation(axis, degrees):
     axis = normalize(np.asarray(axis, float))
     half = np.radians(degrees) / 2
     return quaternion_to_matrix(np.concatenate([[np.cos(half)], np.sin(half) * axis]))
+
+
+def exchange_sides(track, rows, half: str | None = None):
+    """A copy of a PoseTrack with the detector's label swap made on `rows`: left and right exchanged, the whole
+    body or one half ('upper' / 'lower', motion/sides.py HALVES), in every per-landmark array."""
+    from video_mocap.motion.sides import HALVES, PAIRS
+
+    out = track.sliced(0, len(track))
+    pairs = PAIRS if half is None else HALVES[half]
+    a = [p for p, _ in pairs] + [q for _, q in pairs]
+    b = [q for _, q in pairs] + [p for p, _ in pairs]
+    for key in ("world_landmarks", "image_landmarks", "visibility", "presence"):
+        arr = getattr(track, key).copy()
+        block = arr[rows]
+        block[:, a] = block[:, b]
+        arr[rows] = block
+        setattr(out, key, arr)
+    return out
+
+
+def swap_rows(frames: int, fraction: float, seed: int) -> np.ndarray:
+    """Rows of a detector's swaps covering `fraction` of the frames: a few runs of random lengths."""
+    rng = np.random.default_rng(seed)
+    bad = np.zeros(frames, bool)
+    while bad.mean() < fraction:
+        start = rng.integers(0, frames)
+        bad[start:start + rng.integers(5, 40)] = True
+    return np.nonzero(bad)[0]

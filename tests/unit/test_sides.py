@@ -7,7 +7,7 @@ import synthetic
 
 from video_mocap.capture.landmarks import INDEX
 from video_mocap.capture.track import PoseTrack
-from video_mocap.motion.sides import HALVES, PAIRS, fix_side_flips
+from video_mocap.motion.sides import HALVES, fix_side_flips
 
 FPS = 30.0
 
@@ -58,17 +58,7 @@ def flipped(track, rows, half=None, backwards=False):
             arr = getattr(track, key).copy()
             arr[rows, :, 2] *= -1  # world landmarks are hip-centred; image z is relative to the hips
             setattr(track, key, arr)
-    out = track.sliced(0, len(track))
-    pairs = PAIRS if half is None else HALVES[half]
-    a = [p for p, _ in pairs] + [q for _, q in pairs]
-    b = [q for _, q in pairs] + [p for p, _ in pairs]
-    for key in ("world_landmarks", "image_landmarks", "visibility", "presence"):
-        arr = getattr(track, key).copy()
-        block = arr[rows]
-        block[:, a] = block[:, b]
-        arr[rows] = block
-        setattr(out, key, arr)
-    return out
+    return synthetic.exchange_sides(track, rows, half)
 
 
 def same(a, b):
@@ -157,16 +147,6 @@ def limb_error_deg(track, clean):
     return float(np.mean(errs))
 
 
-def swap_rows(frames, fraction, seed):
-    """Rows of a detector's swaps covering `fraction` of the frames: a few runs of random lengths."""
-    rng = np.random.default_rng(seed)
-    bad = np.zeros(frames, bool)
-    while bad.mean() < fraction:
-        start = rng.integers(0, frames)
-        bad[start:start + rng.integers(5, 40)] = True
-    return np.nonzero(bad)[0]
-
-
 @pytest.mark.parametrize("half", [None, "lower"])
 @pytest.mark.parametrize("fraction", [0.2, 0.6, 0.75, 0.9])
 @pytest.mark.parametrize("yaw", [0.0, 40.0, 180.0])  # 180: the person's back to the camera
@@ -176,7 +156,7 @@ def test_label_swaps_minority_or_majority_are_decided_by_handedness(half, fracti
     seed = int(fraction * 100) + int(yaw)
     clean = track_of(body(frames=120, seed=seed % 7, yaw_deg=yaw))
     noisy = track_of(body(frames=120, seed=seed % 7, yaw_deg=yaw), noise=0.01, seed=seed)
-    rows = swap_rows(len(clean), fraction, seed)
+    rows = synthetic.swap_rows(len(clean), fraction, seed)
     bad = flipped(noisy, rows, half=half)
     assert swapped_fraction(bad, clean) >= fraction
     fixed, report = fix_side_flips(bad)
