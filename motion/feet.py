@@ -6,6 +6,9 @@ trajectory: a foot the camera sees clearly in the air is not planted, whatever i
 moves the body's root so that a planted foot stays where it landed, blending in and out over a few
 frames; the correction is carried between contacts so the root never jumps.
 
+Still in the image (`still_in_image`): before any 3D, a foot the picture shows standing still. With a static
+camera that is a planted foot; the fusion holds its ankle at one height over the stance (motion/fusion.py).
+
 Flight: the root's height follows the camera between contacts (jumps, hops, falls) and pins the
 planted foot to the floor during them; the difference between the two, measured while a foot is
 planted, is interpolated across the flight so that take-off and landing do not pop.
@@ -14,12 +17,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..capture.landmarks import INDEX as I
+
 HEIGHT_M = 0.06          # a foot point this close to the floor may be planted (scaled to the rig)
 SPEED_M_S = 0.35         # and moving slower than this horizontally
 MIN_CONTACT_S = 0.1
 BLEND_FRAMES = 3
 AIR_M = 0.1              # a foot the camera puts this high above the floor is in the air (scaled)
 BASELINE_S = 3.0         # window of the running median that absorbs the camera height's slow bias
+STILL_SPEED = 0.6        # torso lengths per second: a foot the image shows slower than this stands still
+MIN_STILL_S = 0.1
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -74,6 +81,37 @@ def _trim_take_offs(planted: np.ndarray, air: np.ndarray, low: np.ndarray, margi
             while a + 1 < b and air[a] > margin and air[a] < air[a - 1]:
                 planted[a] = False
                 a += 1
+
+
+def still_in_image(image: np.ndarray, frame_size, fps: float, speed: float = STILL_SPEED,
+                   min_s: float = MIN_STILL_S) -> dict[str, np.ndarray]:
+    """Feet the picture shows standing still: image landmarks (T,33,≥2, normalised) → {'left', 'right': (T,)
+    bool}. A foot's image points (ankle, heel, toe: their mean) move less than `speed` torso lengths (the
+    image's mid-shoulders to mid-hips, median over the clip) per second, measured over ±2 frames, for at least
+    min_s. A planted foot does not move in the picture of a static camera; a moving camera shows none."""
+    w, h = frame_size
+    P = np.asarray(image, np.float64)[..., :2] * np.array([w, h], float)
+    T = len(P)
+    out = {side: np.zeros(T, bool) for side in ("left", "right")}
+    if T < 5:
+        return out
+    shoulders = (P[:, I["left_shoulder"]] + P[:, I["right_shoulder"]]) / 2
+    hips = (P[:, I["left_hip"]] + P[:, I["right_hip"]]) / 2
+    lengths = np.linalg.norm(shoulders - hips, axis=-1)
+    torso = float(np.median(lengths[np.isfinite(lengths)])) if np.isfinite(lengths).any() else 0.0
+    if torso <= 0:
+        return out
+    for side in out:
+        foot = P[:, [I[f"{side}_ankle"], I[f"{side}_heel"], I[f"{side}_foot_index"]]].mean(1)
+        v = np.full(T, np.inf)
+        v[2:-2] = np.linalg.norm(foot[4:] - foot[:-4], axis=-1) / 4 * fps / torso
+        v[:2], v[-2:] = v[2], v[-3]
+        still = np.nan_to_num(v, nan=np.inf) < speed
+        for a, b in _runs(still):
+            if b - a < max(1, int(round(min_s * fps))):
+                still[a:b] = False
+        out[side] = still
+    return out
 
 
 def running_median(x: np.ndarray, window: int) -> np.ndarray:

@@ -36,8 +36,8 @@ within a few pixels of the detected image landmarks (medians 3-10 px), which che
 The other motions (jump, turn, boxing, walk, walk_side, walk_high, jump_high: 75, 100, 90, 90, 90, 90 and 75
 frames, 1-3 min of rendering each on 2 free cores) are rendered into their own folders and checked for their
 motion; on all eight, the default processing (flips, fusion, smoothing) must beat the raw detector in limb
-directions and PA-MPJPE by the margins of DEFAULT_BEATS_RAW (issue 13; measured fused ÷ raw: 0.77/0.89,
-0.75/0.88, 0.87/0.93, 0.89/0.81, the walk across 0.85/0.93, the walk toward the camera 0.87/0.95, the same
+directions and PA-MPJPE by the margins of DEFAULT_BEATS_RAW (issue 13; measured fused ÷ raw: 0.70/0.84,
+0.74/0.89, 0.87/0.93, 0.89/0.75, the walk across 0.85/0.93, the walk toward the camera 0.87/0.95, the same
 seen from higher up through a wider lens 0.91/0.92, the jump seen so 0.91/0.91), with no left/right swap and
 jitter at most 1.5 × the truth's.
 """

@@ -47,3 +47,50 @@ def test_no_contacts_no_change():
     root = np.random.default_rng(1).normal(size=(20, 3))
     feet = {"L": np.full((20, 3), 1.0)}
     assert np.allclose(lock_feet(root, feet, {"L": np.zeros(20, bool)}), root)
+
+
+def _image_track(T=60, fps=30.0):
+    """(T,33,3) normalised image landmarks of a figure 400 px tall in a 1000 × 1000 frame: shoulders at y 0.3,
+    hips at 0.5 (a 200 px torso), both feet at y 0.9."""
+    from video_mocap.capture.landmarks import INDEX
+
+    P = np.full((T, 33, 3), 0.5)
+    for side, x in (("left", 0.55), ("right", 0.45)):
+        P[:, INDEX[f"{side}_shoulder"], :2] = [x, 0.3]
+        P[:, INDEX[f"{side}_hip"], :2] = [x, 0.5]
+        for name in ("ankle", "heel", "foot_index"):
+            P[:, INDEX[f"{side}_{name}"], :2] = [x, 0.9]
+    return P
+
+
+def test_feet_still_in_the_image():
+    """motion/feet.py still_in_image: a foot the picture shows still is; one moving faster than STILL_SPEED torso
+    lengths a second is not; stills shorter than MIN_STILL_S are dropped; a panning camera shows none."""
+    from video_mocap.capture.landmarks import INDEX
+    from video_mocap.motion.feet import STILL_SPEED, still_in_image
+
+    fps, T = 30.0, 60
+    P = _image_track(T, fps)
+    # the right foot steps: still, then moving at twice STILL_SPEED (200 px torso) for 20 frames, then still
+    step = 2 * STILL_SPEED * 200 / fps / 1000            # normalised units per frame
+    moving = np.zeros(T)
+    moving[20:40] = step
+    for name in ("ankle", "heel", "foot_index"):
+        P[:, INDEX[f"right_{name}"], 0] += np.cumsum(moving)
+    still = still_in_image(P, (1000, 1000), fps)
+    assert still["left"].all()
+    assert still["right"][:18].all() and not still["right"][22:38].any() and still["right"][42:].all()
+    # a still moment of 2 frames (under MIN_STILL_S) in the middle of the step is not a stance
+    P2 = P.copy()
+    brief = np.zeros(T)
+    brief[10:50] = step
+    brief[29:31] = 0.0
+    for name in ("ankle", "heel", "foot_index"):
+        P2[:, INDEX[f"right_{name}"], 0] = 0.45 + np.cumsum(brief)
+    assert not still_in_image(P2, (1000, 1000), fps)["right"][12:48].any()
+    # a camera panning: the whole picture slides at the same speed
+    pan = P + np.cumsum(np.full(T, step))[:, None, None] * np.array([1.0, 0.0, 0.0])
+    assert not any(v[5:-5].any() for v in still_in_image(pan, (1000, 1000), fps).values())
+    # too short a clip, or no torso: nothing
+    assert not still_in_image(P[:4], (1000, 1000), fps)["left"].any()
+    assert not still_in_image(np.full((T, 33, 3), np.nan), (1000, 1000), fps)["left"].any()
