@@ -26,18 +26,22 @@ linear system over the whole clip, solved by conjugate gradients preconditioned 
 per-frame solve. Long clips go in windows of `CHUNK` frames with `CONTEXT` frames of overlap.
 
 Feet that stand still in the picture (motion/feet.py `still_in_image`: a foot's image points slower than
-0.6 torso lengths a second for 0.1 s or more; with a static camera, a planted foot) keep their ankle at one
-camera height over each stance, the median of the lifted fit's, within STANCE_SIGMA (3 cm), ramped in and
-out over 0.1 s: a term in the passes with the lengths. The ankle stays on its ray, so that is one depth as
-well, whatever the camera's tilt; a moving camera shows no still foot and nothing is held. Measured
-(tools/bench_accuracy.py, the default processing, fused landmarks; dir ÷ raw / PA-MPJPE ÷ raw, without →
-with): the rendered mannequin 0.774/0.894 → 0.700/0.842, boxing 0.890/0.807 → 0.890/0.750, the jump
-0.746/0.879 → 0.742/0.887, jump_high 0.907/0.914 → 0.903/0.909, walk_high 0.914/0.923 → 0.909/0.923; the
-other seven within 0.001. The same within 0.01 for speed thresholds of 0.45-0.9 torso lengths a second.
-Tried and not taken: σ 1.7 cm (boxing dir 0.94), 5 cm (the mannequin 0.745/0.874), no ramp (the mannequin's
-jitter 1.36 → 1.44 × the truth's), all three coordinates held (with the truth's contacts: the jump
-0.82/0.94), one floor height for both feet and every stance (the mannequin 0.69/0.84, but with the floor's
-tilt unknown, assumed level, the tilted camera's walk went 0.93/0.95).
+0.6 torso lengths a second for 0.1 s or more; with a static camera, a planted foot) keep their ankle where
+it is over each stance: held at the lifted fit's median position of the stance within STANCE_SIGMA (3 cm per
+axis), ramped in and out over 0.1 s, a term in the passes with the lengths. A planted foot does not move: the
+image keeps it on one ray, the hold at one depth on it, whatever the camera's tilt; a moving camera shows no
+still foot and nothing is held. Measured (tools/bench_accuracy.py, the default processing, fused landmarks;
+dir ÷ raw / PA-MPJPE ÷ raw, without → with): the rendered mannequin 0.774/0.894 → 0.665/0.838, boxing
+0.890/0.807 → 0.896/0.673, the walk toward the camera 0.865/0.952 → 0.850/0.921, walk_high 0.914/0.923 →
+0.902/0.900, jump_high 0.907/0.914 → 0.899/0.903, the jump 0.746/0.879 → 0.740/0.888, Pose2Sim cam01
+0.792/0.835 → 0.796/0.848, cam03 0.833/0.881 → 0.828/0.865, the other four within 0.005. The cost is in
+smoothness: the ankles, pinned while the fit's hips wander in depth, shake more against the hips (the
+mannequin's jitter 1.35 → 1.45 × the truth's, boxing's 0.70 → 0.74). Tried and not taken: holding the
+camera height alone (the mannequin 0.700/0.842, boxing PA 0.750, the walk's 0.951; jitter 1.36), σ 2 cm
+(boxing dir 0.917, the mannequin's jitter 1.49), 5 cm (about half the gain), no ramp (more jitter), a
+stronger temporal term in the fit (accel 150-200: the mannequin's jitter 1.55-1.59), one floor height for
+both feet and every stance (needs the floor's tilt: assumed level, the tilted camera's walk went
+0.93/0.95).
 
 A wrong field of view barely matters: the hip depth from perspective-n-point (`motion/root.py`)
 scales with the focal length, so the rays' metric spacing at the person is nearly the same.
@@ -93,7 +97,7 @@ CONSTRAINED = {
 CHUNK, CONTEXT = 240, 20
 MIN_WEIGHT = 0.05
 MIN_SIDE_ON = 0.25  # mean (side-on fraction)⁴ over frames below which a length comes from the world landmarks
-STANCE_SIGMA = 0.03  # metres: how far a still foot's ankle may leave its stance's height (camera y)
+STANCE_SIGMA = 0.03  # metres: how far a still foot's ankle may leave its stance's position (per axis)
 STANCE_RAMP_S = 0.1  # the hold ramps in and out over this
 
 
@@ -112,7 +116,7 @@ class FusionReport:
     sides_from_reach: int = 0               # joint-frames whose weak detector side was behind the body's reach
     orders_offset: tuple = ()               # limb joints whose detector depth order was compressed (read
                                             # against its own across-the-view offset, motion/lift.py)
-    ankles_held: int = 0                    # ankle-frames of feet still in the image, held at their stance's height
+    ankles_held: int = 0                    # ankle-frames of feet still in the image, held where they stand
     seconds: float = 0.0
 
     @property
@@ -191,7 +195,7 @@ def _assemble(rays, w_ray, W, prior_w, anchor, anchor_w, lengths, X_lin, seg_sig
     """Per frame normal equations (T, n·3, n·3), (T, n·3) for the fused block.
     rays (T,n,3) unit; w_ray (T,n); W (T,n,3) prior shape; prior_w (3,) per axis;
     anchor (T,3) target of the mean position; lengths {name: L} (None: no length terms);
-    stance: (weights (T,n), heights (T,n)): a point's camera y held at that height with that weight."""
+    stance: (weights (T,n), targets (T,n,3)): a point held at that position with that weight."""
     T, n, _ = W.shape
     H = np.zeros((T, n, 3, n, 3))
     b = np.zeros((T, n, 3))
@@ -225,20 +229,20 @@ def _assemble(rays, w_ray, W, prior_w, anchor, anchor_w, lengths, X_lin, seg_sig
                     for r2, c2 in ends:
                         H[:, r1, :, r2, :] += (c1 * c2) * uu
     if stance is not None:
-        weights, heights = stance
+        weights, targets = stance
         for r in np.flatnonzero(weights.any(0)):
-            H[:, r, 1, r, 1] += weights[:, r]
-            b[:, r, 1] += weights[:, r] * heights[:, r]
+            for k in range(3):
+                H[:, r, k, r, k] += weights[:, r]
+                b[:, r, k] += weights[:, r] * targets[:, r, k]
     return H.reshape(T, 3 * n, 3 * n), b.reshape(T, 3 * n)
 
 
-def _stance_heights(X: np.ndarray, still: dict, usable: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """(weights (T,n), heights (T,n)) for the fused block: on each run of usable frames where a foot stands
-    still in the image, its ankle's camera y is held at the run's median (of the fit X) with 1/STANCE_SIGMA²,
-    ramped in and out over STANCE_RAMP_S (a hold that starts at once jerks the ankle). The ankle stays on its
-    ray (the image is still), so this holds its depth too: a planted foot does not move, whatever the
-    camera's tilt."""
-    weights, heights = np.zeros(X.shape[:2]), np.zeros(X.shape[:2])
+def _stance_targets(X: np.ndarray, still: dict, usable: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(weights (T,n), targets (T,n,3)) for the fused block: on each run of usable frames where a foot stands
+    still in the image, its ankle is held at the run's median position (of the fit X) with 1/STANCE_SIGMA² per
+    axis, ramped in and out over STANCE_RAMP_S (a hold that starts at once jerks the ankle). A planted foot
+    does not move: the image keeps it on one ray, the hold at one depth on it."""
+    weights, targets = np.zeros(X.shape[:2]), np.zeros(X.shape)
     ramp_frames = max(1, int(round(STANCE_RAMP_S * fps)))
     for side, mask in still.items():
         r = _ROWS[f"{side}_ankle"]
@@ -250,8 +254,8 @@ def _stance_heights(X: np.ndarray, still: dict, usable: np.ndarray, fps: float) 
                 ramp[:k] = np.arange(1, k + 1) / (k + 1)
                 ramp[b - a - k:] = ramp[:k][::-1]
             weights[a:b, r] = ramp / STANCE_SIGMA ** 2
-            heights[a:b, r] = np.median(X[a:b, r, 1])
-    return weights, heights
+            targets[a:b, r] = np.median(X[a:b, r], axis=0)
+    return weights, targets
 
 
 def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: float | None = None,
@@ -278,7 +282,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
     sides: after each pass with the lengths, put limb joints it carried to the other side of their parent
       along their ray back (motion/lift.py keep_sides).
     stance: in the passes with the lengths, hold the ankle of a foot the image shows still (motion/feet.py
-      still_in_image) at one camera height over each stance (module docstring).
+      still_in_image) where it is over each stance (module docstring).
     Returns (new PoseTrack, FusionReport); the input is not modified. The estimated segment lengths
     are in the new track's extra["segment_lengths"]."""
     t0 = time.perf_counter()
@@ -326,7 +330,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         # the naive start: each landmark on its ray at its prior depth
         start = np.where(usable[:, None, None], rf * (start[..., 2:3] / np.maximum(rf[..., 2:3], 1e-6)), 0.0)
 
-        held = None  # (weights, heights) of the still feet's ankles, once the lift has placed them
+        held = None  # (weights, targets) of the still feet's ankles, once the lift has placed them
 
         def solve(lengths_now, X_lin, x_init, cache=None):
             with one_blas_thread():  # 75×75 systems: a second BLAS thread only spins (motion/blas.py)
@@ -377,8 +381,8 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         if lift:  # foreshortened limbs get the depth their lengths need (motion/lift.py)
             X, lifted, reached, compressed = lift_limbs(X1, rf, seg_lengths, Wf, usable, _ROWS, reach=reach)
             Wf = lifted_prior(Wf, X, usable)
-        if stance:  # a foot the picture shows still keeps its ankle at one height over the stance
-            held = _stance_heights(X, still_in_image(image, track.frame_size, track.fps), usable, track.fps)
+        if stance:  # a foot the picture shows still keeps its ankle where it is over the stance
+            held = _stance_targets(X, still_in_image(image, track.frame_size, track.fps), usable, track.fps)
             stances = int((held[0] > 0).sum())
         preconditioners: dict = {}  # the later passes reuse the first one's (the lengths barely turn)
         for _ in range(max(1, iterations)):

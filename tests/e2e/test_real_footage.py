@@ -247,7 +247,10 @@ def test_fusion_passes_leave_every_limb_on_its_side(tracks):
     """The fusion's passes with the segment lengths are linearised; on cam04 they used to carry the right
     thigh to the other side of the hip and back on every pass (a cycle: the result depended on how many
     passes ran). With motion/lift.py keep_sides, 2, 3 or 4 passes leave every limb that has some depth
-    (more than 0.1 of its length) on the same side of its parent."""
+    (more than 0.1 of its length) on the same side of its parent. The still feet's hold (motion/fusion.py) is
+    off for that: it is another force on the legs, under which one frame of the right thigh, level within
+    0.12 of its length, is still settling after two passes (-0.12 → +0.10 → +0.08 after 2, 3, 4 passes); with
+    the hold on, no more than that one limb-frame may differ."""
     from video_mocap.capture.landmarks import INDEX
     from video_mocap.motion.fusion import fuse_track
     from video_mocap.motion.lift import CHAINS
@@ -259,9 +262,11 @@ def test_fusion_passes_leave_every_limb_on_its_side(tracks):
         return np.where(np.abs(z) > 0.1, np.sign(z), 0.0)
 
     track = tracks["cam04"]
-    kept = [sides(track, iterations=k) for k in (2, 3, 4)]
+    kept = [sides(track, iterations=k, stance=False) for k in (2, 3, 4)]
     assert all(int((kept[0] * other < 0).sum()) == 0 for other in kept[1:])
-    unguarded = [sides(track, iterations=k, sides=False) for k in (2, 3)]
+    held = [sides(track, iterations=k) for k in (2, 3, 4)]
+    assert all(int((held[0] * other < 0).sum()) <= 1 for other in held[1:])
+    unguarded = [sides(track, iterations=k, sides=False, stance=False) for k in (2, 3)]
     assert int((unguarded[0] * unguarded[1] < 0).sum()) >= 5   # the cycle the guard removes
 
 

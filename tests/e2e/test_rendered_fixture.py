@@ -36,10 +36,10 @@ within a few pixels of the detected image landmarks (medians 3-10 px), which che
 The other motions (jump, turn, boxing, walk, walk_side, walk_high, jump_high: 75, 100, 90, 90, 90, 90 and 75
 frames, 1-3 min of rendering each on 2 free cores) are rendered into their own folders and checked for their
 motion; on all eight, the default processing (flips, fusion, smoothing) must beat the raw detector in limb
-directions and PA-MPJPE by the margins of DEFAULT_BEATS_RAW (issue 13; measured fused ÷ raw: 0.70/0.84,
-0.74/0.89, 0.87/0.93, 0.89/0.75, the walk across 0.85/0.93, the walk toward the camera 0.87/0.95, the same
-seen from higher up through a wider lens 0.91/0.92, the jump seen so 0.91/0.91), with no left/right swap and
-jitter at most 1.5 × the truth's.
+directions and PA-MPJPE by the margins of DEFAULT_BEATS_RAW (issue 13; measured fused ÷ raw: 0.67/0.84,
+0.74/0.89, 0.87/0.93, 0.90/0.67, the walk across 0.85/0.93, the walk toward the camera 0.85/0.92, the same
+seen from higher up through a wider lens 0.90/0.90, the jump seen so 0.90/0.90), with no left/right swap and
+jitter at most 1.5 × the truth's (the mannequin's the highest: 1.45).
 """
 import json
 import subprocess
@@ -373,14 +373,15 @@ def test_other_motions(motion):
 
 
 # Issue 13's promise on the rendered motions, from BENCHMARKS.md (fused, default settings): limb-direction
-# error and PA-MPJPE as a share of the raw detector's (measured 0.78/0.90, 0.74/0.87, 0.87/0.93, 0.89/0.80).
+# error and PA-MPJPE as a share of the raw detector's (measured in session 8 0.78/0.90, 0.74/0.87, 0.87/0.93,
+# 0.89/0.80; in session 9, with still feet held, 0.67/0.84, 0.74/0.89, 0.87/0.93, 0.90/0.67).
 # The walks (added in session 8): across the view 0.85/0.93 (jitter 1.35× the truth's, with the hidden far arm
 # and leg smoothed longer: motion/filters.py); toward the camera 0.87/0.95 since the detector's compressed depth
-# order is read against its offset (motion/lift.py; 0.985/1.00 before), still short of issue 13's PA-MPJPE
-# target (0.92). Seen from 1.9 m up, tilted 12° down, through a 50° lens (session 9): the walk 0.91/0.92, the
-# jump 0.91/0.91.
-DEFAULT_BEATS_RAW = {"default": (0.85, 0.95), "jump": (0.82, 0.93), "turn": (0.93, 0.98), "boxing": (0.95, 0.87),
-                     "walk": (0.92, 0.99), "walk_side": (0.89, 0.96), "walk_high": (0.95, 0.96),
+# order is read against its offset (motion/lift.py; 0.985/1.00 before), 0.85/0.92 with still feet held
+# (motion/fusion.py). Seen from 1.9 m up, tilted 12° down, through a 50° lens (session 9): the walk 0.90/0.90,
+# the jump 0.90/0.90.
+DEFAULT_BEATS_RAW = {"default": (0.75, 0.90), "jump": (0.82, 0.93), "turn": (0.93, 0.98), "boxing": (0.95, 0.75),
+                     "walk": (0.92, 0.96), "walk_side": (0.89, 0.96), "walk_high": (0.95, 0.95),
                      "jump_high": (0.95, 0.95)}
 
 

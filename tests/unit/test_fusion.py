@@ -356,10 +356,9 @@ def test_foreshortened_limbs_the_detector_flattened_get_their_depth_back(truth, 
 def test_feet_still_in_the_picture_hold_their_ankles(seed):
     """A person standing still on both feet (the performer's first pose held for 3 s), the detector's depth noisy
     (σ_z 8 cm, correlated over a few frames): the feet stand still in the image, so the fusion holds each
-    ankle at one camera height over the stance (motion/fusion.py STANCE_SIGMA; on its ray, one depth too).
-    The ankles (hip-centred) then move up and down less and lie nearer the truth than without the hold. The
-    effect is small here (2-10 % in height, up to 3 % in error), where the noise is unbiased; on the rendered
-    clips, whose detector depth is not, it is larger (tools/bench_accuracy.py, BENCHMARKS.md)."""
+    ankle where it is over the stance (motion/fusion.py STANCE_SIGMA). The ankles (hip-centred) then move up
+    and down less (8-26 % over both) and lie nearer the truth (2-14 %) than without the hold; on the rendered
+    clips, whose detector depth is biased, the gain is larger (tools/bench_accuracy.py, BENCHMARKS.md)."""
     still = np.repeat(performer()[:1], 90, axis=0)
     track = make_track(still, seed=seed, sigma_z=0.08)
     truth_rel = still - still[:, [23, 24]].mean(1, keepdims=True)
