@@ -7,7 +7,7 @@ moves the body's root so that a planted foot stays where it landed, blending in 
 frames; the correction is carried between contacts so the root never jumps.
 
 Still in the image (`still_in_image`): before any 3D, a foot the picture shows standing still. With a static
-camera that is a planted foot; the fusion holds its ankle at one height over the stance (motion/fusion.py).
+camera that is a planted foot; the fusion holds its ankle where it stands over the stance (motion/fusion.py).
 
 Flight: the root's height follows the camera between contacts (jumps, hops, falls) and pins the
 planted foot to the floor during them; the difference between the two, measured while a foot is
@@ -29,7 +29,8 @@ STILL_SPEED = 0.6        # torso lengths per second: a foot the image shows slow
 MIN_STILL_S = 0.1
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True in a (T,) mask."""
     padded = np.concatenate([[False], mask, [False]])
     edges = np.flatnonzero(np.diff(padded.astype(int)))
     return list(zip(edges[0::2], edges[1::2]))
@@ -54,7 +55,7 @@ def detect_contacts(foot: np.ndarray, fps: float, floor_z: float = 0.0, scale: f
     planted = (h < height * scale) & (v < speed * scale) & low
     # Hysteresis: a planted foot stays planted while it is still low and fairly slow.
     loose = (h < 1.5 * height * scale) & (v < 1.5 * speed * scale) & low
-    for a, b in _runs(planted):
+    for a, b in runs(planted):
         while a > 0 and loose[a - 1] and not planted[a - 1]:
             a -= 1
             planted[a] = True
@@ -63,7 +64,7 @@ def detect_contacts(foot: np.ndarray, fps: float, floor_z: float = 0.0, scale: f
             b += 1
     if air is not None and (~low).any():
         _trim_take_offs(planted, np.nan_to_num(air, nan=0.0), low, 0.3 * air_height * scale)
-    for a, b in _runs(planted):
+    for a, b in runs(planted):
         if (b - a) < max(1, int(round(min_s * fps))):
             planted[a:b] = False
     return planted
@@ -72,7 +73,7 @@ def detect_contacts(foot: np.ndarray, fps: float, floor_z: float = 0.0, scale: f
 def _trim_take_offs(planted: np.ndarray, air: np.ndarray, low: np.ndarray, margin: float) -> None:
     """A contact next to a flight ends where the foot leaves the floor: drop its frames at that end
     while the foot is above `margin` and still climbing towards the flight (same for landings)."""
-    for a, b in _runs(planted):
+    for a, b in runs(planted):
         if b < len(planted) and not low[b:b + 3].all():  # a flight follows
             while b - 1 > a and air[b - 1] > margin and air[b - 1] < air[b]:
                 b -= 1
@@ -107,7 +108,7 @@ def still_in_image(image: np.ndarray, frame_size, fps: float, speed: float = STI
         v[2:-2] = np.linalg.norm(foot[4:] - foot[:-4], axis=-1) / 4 * fps / torso
         v[:2], v[-2:] = v[2], v[-3]
         still = np.nan_to_num(v, nan=np.inf) < speed
-        for a, b in _runs(still):
+        for a, b in runs(still):
             if b - a < max(1, int(round(min_s * fps))):
                 still[a:b] = False
         out[side] = still
@@ -166,7 +167,7 @@ def lock_feet(root: np.ndarray, feet: dict[str, np.ndarray], contacts: dict[str,
     weights = {}
     for name, planted in contacts.items():
         w = np.zeros(T)
-        for a, b in _runs(planted):
+        for a, b in runs(planted):
             ramp = np.ones(b - a)
             n = min(blend, (b - a) // 2)
             if n:

@@ -76,7 +76,7 @@ from ..capture.landmarks import INDEX as I
 from ..capture.track import PoseTrack
 from . import proportions
 from .blas import one_blas_thread
-from .feet import still_in_image
+from .feet import runs, still_in_image
 from .hinges import unbend_knees
 from .lift import keep_sides, lift_limbs, lifted_prior
 from .root import hip_translation, intrinsics
@@ -246,8 +246,7 @@ def _stance_targets(X: np.ndarray, still: dict, usable: np.ndarray, fps: float) 
     ramp_frames = max(1, int(round(STANCE_RAMP_S * fps)))
     for side, mask in still.items():
         r = _ROWS[f"{side}_ankle"]
-        run = np.concatenate([[False], np.asarray(mask, bool) & usable, [False]])
-        for a, b in zip(np.flatnonzero(run[1:] & ~run[:-1]), np.flatnonzero(~run[1:] & run[:-1])):
+        for a, b in runs(np.asarray(mask, bool) & usable):
             k = min(ramp_frames, (b - a) // 2)
             ramp = np.ones(b - a)
             if k:
