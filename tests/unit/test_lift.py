@@ -304,3 +304,34 @@ def test_an_order_that_follows_the_limb_or_a_still_limb_is_read_as_it_comes():
                                            np.ones(T, bool), ROWS)
     assert compressed == [] and moved >= T
     assert (out[:, ROWS["left_elbow"], 2] > held[:, ROWS["left_shoulder"], 2] + 0.15).all()
+
+
+def test_a_compressed_order_with_no_offset_to_read_it_against_is_not_lifted():
+    """The walk filmed from above: the arm stays toward the camera (10–60°) and the image shows it across the
+    view on one frame only, where the detector's order is a noisy sample. Read against that one frame, every
+    run would go behind the body; with fewer than MIN_ACROSS such frames the order says nothing about the
+    side, and the arm keeps the fit's depth. (The body's reach is off: it would rescue this arm, held far behind a
+    body facing the camera, but not one the body's forward does not doubt.)"""
+    import video_mocap.motion.lift as lift
+
+    T = 80
+    P = _body(T)
+    angles = 35 + 25 * np.sin(2 * np.pi * np.arange(T) / 40)
+    angles[10] = 0.0                                                    # one frame across the view
+    for t in range(T):
+        P[t:t + 1] = _held(P[t:t + 1], "left", "shoulder", ARM, angles[t])
+    fit = _level(P, "left", "shoulder", ARM)
+    ref = _compressed_order(P, 0.06, 0.1)                               # "behind", barely moving
+    ref[10, ROWS["left_elbow"], 2] -= 0.05                               # the one across frame's noise
+    out, moved, _, compressed = lift_limbs(fit, _rays(P), LENGTHS, ref, np.ones(T, bool), ROWS, reach=False)
+    assert compressed == [] and moved == 0
+    np.testing.assert_array_equal(out, fit)
+    old, lift.MIN_ACROSS = lift.MIN_ACROSS, 1                            # read against that one frame …
+    try:
+        out, moved, _, compressed = lift_limbs(fit, _rays(P), LENGTHS, ref, np.ones(T, bool), ROWS, reach=False)
+    finally:
+        lift.MIN_ACROSS = old
+    assert compressed == ["left_elbow"] and moved > 40                  # … every run goes behind the body
+    deep = angles > 30
+    s, e = ROWS["left_shoulder"], ROWS["left_elbow"]
+    assert (out[deep, e, 2] > out[deep, s, 2]).all() and (P[deep, e, 2] < P[deep, s, 2]).all()
