@@ -87,7 +87,7 @@ def best_lag(y, ref, max_lag=8):
 def test_smoothing_lowers_the_error_against_the_truth(fps, at_most):
     truth = human_motion(fps)
     track = make_track(noisy(truth), fps)
-    out, report = smooth_track(track)
+    out, report = smooth_track(track, torso_stretch=1.0)  # every landmark moves on its own here, shoulders too
     raw_err, err = rms(track.world_landmarks, truth), rms(out.world_landmarks, truth)
     assert err < at_most * raw_err, (raw_err, err)
     assert rms(out.image_landmarks, image_of(truth)) < at_most * rms(track.image_landmarks, image_of(truth))
@@ -170,8 +170,8 @@ def test_robust_pass_removes_a_spike():
     x = noisy(truth, sigma=0.005, spikes=0, seed=6)
     x[150, WRIST] += [0.15, -0.1, 0.0]
     track = make_track(x, fps)
-    plain, _ = smooth_track(track, robust=False)
-    robust, report = smooth_track(track)
+    plain, _ = smooth_track(track, robust=False, torso_stretch=1.0)  # the wrist alone, not its shoulder's pace
+    robust, report = smooth_track(track, torso_stretch=1.0)
     err = lambda tr: np.linalg.norm(tr.world_landmarks[150, WRIST] - truth[150, WRIST])  # noqa: E731
     assert err(robust) < 0.01 < err(plain)
     assert report.outliers >= 1
@@ -211,7 +211,7 @@ def test_hidden_landmarks_are_smoothed_longer():
     vis[:, WRIST] = 0.55  # still measurements (min_visibility 0.5), rarely seen
     jitter = {}
     for most in (1.0, 2.0):
-        out, _ = smooth_track(make_track(measured, 30, visibility=vis), hidden_slowdown=most)
+        out, _ = smooth_track(make_track(measured, 30, visibility=vis), hidden_slowdown=most, torso_stretch=1.0)
         w = out.world_landmarks.astype(np.float64)
         jitter[most] = [float(np.linalg.norm(np.diff(w[:, j], 2, axis=0), axis=-1).mean())
                         for j in (WRIST, INDEX["right_wrist"])]
@@ -477,3 +477,47 @@ def test_long_tracks_are_fast():
     elapsed = time.perf_counter() - start
     assert len(out) == 10000 and report.frames_filled == 8
     assert elapsed < 15.0, elapsed  # about 1-2 s on one core; generous for busy CI machines
+
+
+def _body_like(fps=30, seconds=6.0, seed=7):
+    """Shoulders and hips on a torso that sways and turns slowly (0.2-0.5 Hz); each limb below them swinging
+    faster (1.5-2.5 Hz) about its root; the rest still. (T,33,3) metres, hip-centred like world landmarks."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * fps)) / fps
+    X = np.tile(rng.normal(0, 0.3, (1, 33, 3)), (len(t), 1, 1))
+    yaw = 0.5 * np.sin(2 * np.pi * 0.3 * t)
+    for side, x in (("left", 1), ("right", -1)):
+        for root, height, below in (("shoulder", -0.5, ("elbow", "wrist", "pinky", "index", "thumb")),
+                                    ("hip", 0.0, ("knee", "ankle", "heel", "foot_index"))):
+            half = 0.18 if root == "shoulder" else 0.1
+            base = np.stack([x * half * np.cos(yaw), np.full_like(t, height), x * half * np.sin(yaw)], -1)
+            X[:, INDEX[f"{side}_{root}"]] = base
+            swing = 0.4 * np.sin(2 * np.pi * rng.uniform(1.5, 2.5) * t + rng.uniform(0, 6))
+            for k, name in enumerate(below, 1):
+                X[:, INDEX[f"{side}_{name}"]] = base + 0.15 * k * np.stack(
+                    [np.zeros_like(t), np.cos(swing), np.sin(swing)], -1)
+    return X
+
+
+def test_shoulders_and_hips_keep_the_torsos_pace_and_carry_their_limbs():
+    """The torso turns slower than the limbs swing: the shoulders and hips are smoothed longer (TORSO_STRETCH),
+    and what hangs below each moves with it, so every limb keeps the direction the usual smoothing gives it."""
+    fps = 30
+    truth = _body_like(fps)
+    track = make_track(truth + np.random.default_rng(8).normal(0, 0.015, truth.shape), fps)
+    paced, _ = smooth_track(track)
+    alike, _ = smooth_track(track, torso_stretch=1.0)
+    P, A = paced.world_landmarks.astype(np.float64), alike.world_landmarks.astype(np.float64)
+    jitter = lambda x: float(np.linalg.norm(np.diff(x, 2, axis=0), axis=-1).mean())  # noqa: E731
+    for side in ("left", "right"):
+        for root, limb in (("shoulder", ("elbow", "wrist", "index")), ("hip", ("knee", "ankle", "heel"))):
+            j = INDEX[f"{side}_{root}"]
+            assert jitter(P[:, j]) < 0.6 * jitter(A[:, j])
+            assert rms(P[:, j], truth[:, j]) < rms(A[:, j], truth[:, j])
+            for name in limb:  # the limb below: moved with its root, its direction from the root unchanged
+                k = INDEX[f"{side}_{name}"]
+                np.testing.assert_allclose(P[:, k] - P[:, j], A[:, k] - A[:, j], atol=1e-5)
+    others = [i for i in range(33) if i not in {INDEX[f"{s}_{n}"] for s in ("left", "right") for n in (
+        "shoulder", "elbow", "wrist", "pinky", "index", "thumb", "hip", "knee", "ankle", "heel", "foot_index")}]
+    np.testing.assert_array_equal(P[:, others], A[:, others])  # the face is left as it was
+    np.testing.assert_array_equal(paced.image_landmarks, alike.image_landmarks)  # and the image too
