@@ -26,9 +26,9 @@ linear system over the whole clip, solved by conjugate gradients preconditioned 
 per-frame solve. Long clips go in windows of `CHUNK` frames with `CONTEXT` frames of overlap.
 
 Feet that stand still in the picture (motion/feet.py `still_in_image`: a foot's image points slower than
-0.6 torso lengths a second for 0.1 s or more; with a static camera, a planted foot) keep their ankle where
-it is over each stance: held at the lifted fit's median position of the stance within STANCE_SIGMA (3 cm per
-axis), ramped in and out over 0.1 s, a term in the passes with the lengths. A planted foot does not move: the
+0.6 torso lengths a second for 0.1 s or more; with a static camera, a planted foot) keep their ankle (and toe,
+below) where it is over each stance: held at the lifted fit's median position of the stance within STANCE_SIGMA
+(3 cm per axis), ramped in and out over 0.1 s, a term in the passes with the lengths. A planted foot does not move: the
 image keeps it on one ray, the hold at one depth on it, whatever the camera's tilt; a moving camera shows no
 still foot and nothing is held. Measured (tools/bench_accuracy.py, the default processing, fused landmarks;
 dir ÷ raw / PA-MPJPE ÷ raw, without → with): the rendered mannequin 0.774/0.894 → 0.665/0.838, boxing
@@ -42,6 +42,20 @@ camera height alone (the mannequin 0.700/0.842, boxing PA 0.750, the walk's 0.95
 stronger temporal term in the fit (accel 150-200: the mannequin's jitter 1.55-1.59), one floor height for
 both feet and every stance (needs the floor's tilt: assumed level, the tilted camera's walk went
 0.93/0.95).
+
+The toe (foot_index) of a still foot is held like its ankle (STANCE_POINTS): a planted foot neither slides
+nor turns. Measured (tools/bench_accuracy.py, default processing, fused; dir ÷ raw / PA-MPJPE ÷ raw, and the
+feet's own direction error, ankle → toe tip, ÷ raw; ankle alone → ankle and toe): the mannequin 0.665/0.836,
+feet 1.17 → 0.657/0.833, feet 0.86; boxing 0.896/0.670, 1.08 → 0.897/0.665, 0.76; the jump 0.740/0.888,
+0.58 → 0.741/0.887, 0.40; jump_high 0.899/0.901, 0.52 → 0.902/0.899, 0.33; the walk toward the camera
+0.850/0.921, 0.63 → 0.848/0.913, 0.74; walk_high 0.893/0.892, 0.88 → 0.893/0.887, 0.85; the turn
+0.870/0.928, 1.08 → 0.869/0.931, 1.05; the walk across 0.846/0.931, 0.31 → 0.848/0.931, 0.32; Pose2Sim cam04
+0.879/0.821 → 0.874/0.818, the other three within 0.002 (their reference has no toe). With the ankle alone
+the mannequin's and boxing's feet came out worse than the detector's. Baked, the hips' false rise on clips
+without a jump falls (the mannequin 0.07 → 0.02 leg lengths, boxing 0.08 → 0.02). Tried and not taken: the
+heel too (boxing dir 0.907: the heel leaves the floor before the toe), the toe at a quarter of the weight
+(jump_high 0.901, a smaller feet gain), each point held only while it is itself still in the image (boxing
+0.909, jump_high 0.907).
 
 A wrong field of view barely matters: the hip depth from perspective-n-point (`motion/root.py`)
 scales with the focal length, so the rays' metric spacing at the person is nearly the same.
@@ -98,6 +112,7 @@ CHUNK, CONTEXT = 240, 20
 MIN_WEIGHT = 0.05
 MIN_SIDE_ON = 0.25  # mean (side-on fraction)⁴ over frames below which a length comes from the world landmarks
 STANCE_SIGMA = 0.03  # metres: how far a still foot's ankle may leave its stance's position (per axis)
+STANCE_POINTS = ("ankle", "foot_index")  # the points of a still foot that are held (module docstring)
 STANCE_RAMP_S = 0.1  # the hold ramps in and out over this
 
 
@@ -116,7 +131,8 @@ class FusionReport:
     sides_from_reach: int = 0               # joint-frames whose weak detector side was behind the body's reach
     orders_offset: tuple = ()               # limb joints whose detector depth order was compressed (read
                                             # against its own across-the-view offset, motion/lift.py)
-    ankles_held: int = 0                    # ankle-frames of feet still in the image, held where they stand
+    ankles_held: int = 0                    # ankle-frames of feet still in the image, held where they stand (their
+    #                                         toes are held on the same frames)
     seconds: float = 0.0
 
     @property
@@ -239,21 +255,21 @@ def _assemble(rays, w_ray, W, prior_w, anchor, anchor_w, lengths, X_lin, seg_sig
 
 def _stance_targets(X: np.ndarray, still: dict, usable: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """(weights (T,n), targets (T,n,3)) for the fused block: on each run of usable frames where a foot stands
-    still in the image, its ankle is held at the run's median position (of the fit X) with 1/STANCE_SIGMA² per
-    axis, ramped in and out over STANCE_RAMP_S (a hold that starts at once jerks the ankle). A planted foot
-    does not move: the image keeps it on one ray, the hold at one depth on it."""
+    still in the image, its ankle and toe (STANCE_POINTS) are held at the run's median position (of the fit X)
+    with 1/STANCE_SIGMA² per axis, ramped in and out over STANCE_RAMP_S (a hold that starts at once jerks the
+    ankle). A planted foot does not move: the image keeps it on one ray, the hold at one depth on it."""
     weights, targets = np.zeros(X.shape[:2]), np.zeros(X.shape)
     ramp_frames = max(1, int(round(STANCE_RAMP_S * fps)))
     for side, mask in still.items():
-        r = _ROWS[f"{side}_ankle"]
+        held = [_ROWS[f"{side}_{point}"] for point in STANCE_POINTS]
         for a, b in runs(np.asarray(mask, bool) & usable):
             k = min(ramp_frames, (b - a) // 2)
             ramp = np.ones(b - a)
             if k:
                 ramp[:k] = np.arange(1, k + 1) / (k + 1)
                 ramp[b - a - k:] = ramp[:k][::-1]
-            weights[a:b, r] = ramp / STANCE_SIGMA ** 2
-            targets[a:b, r] = np.median(X[a:b, r], axis=0)
+            weights[a:b, held] = ramp[:, None] / STANCE_SIGMA ** 2
+            targets[a:b, held] = np.median(X[a:b, held], axis=0)
     return weights, targets
 
 
@@ -280,7 +296,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
       far behind the body when the other side keeps it in reach (motion/lift.py).
     sides: after each pass with the lengths, put limb joints it carried to the other side of their parent
       along their ray back (motion/lift.py keep_sides).
-    stance: in the passes with the lengths, hold the ankle of a foot the image shows still (motion/feet.py
+    stance: in the passes with the lengths, hold the ankle and toe of a foot the image shows still (motion/feet.py
       still_in_image) where it is over each stance (module docstring).
     Returns (new PoseTrack, FusionReport); the input is not modified. The estimated segment lengths
     are in the new track's extra["segment_lengths"]."""
@@ -329,7 +345,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         # the naive start: each landmark on its ray at its prior depth
         start = np.where(usable[:, None, None], rf * (start[..., 2:3] / np.maximum(rf[..., 2:3], 1e-6)), 0.0)
 
-        held = None  # (weights, targets) of the still feet's ankles, once the lift has placed them
+        held = None  # (weights, targets) of the still feet's ankles and toes, once the lift has placed them
 
         def solve(lengths_now, X_lin, x_init, cache=None):
             with one_blas_thread():  # 75×75 systems: a second BLAS thread only spins (motion/blas.py)
@@ -380,9 +396,9 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         if lift:  # foreshortened limbs get the depth their lengths need (motion/lift.py)
             X, lifted, reached, compressed = lift_limbs(X1, rf, seg_lengths, Wf, usable, _ROWS, reach=reach)
             Wf = lifted_prior(Wf, X, usable)
-        if stance:  # a foot the picture shows still keeps its ankle where it is over the stance
+        if stance:  # a foot the picture shows still keeps its ankle and toe where they are over the stance
             held = _stance_targets(X, still_in_image(image, track.frame_size, track.fps), usable, track.fps)
-            stances = int((held[0] > 0).sum())
+            stances = int((held[0][:, [_ROWS["left_ankle"], _ROWS["right_ankle"]]] > 0).sum())
         preconditioners: dict = {}  # the later passes reuse the first one's (the lengths barely turn)
         for _ in range(max(1, iterations)):
             X_next = solve(seg_lengths, X, X, preconditioners)

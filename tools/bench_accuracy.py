@@ -13,6 +13,9 @@ target), the metarig at its own proportions, and a user armature (the mannequin'
 Figures:
 - dir: per-limb direction error (upper arms, forearms, thighs, shins) after ONE global rotation
   for the whole clip (camera frames differ between the stages), degrees, mean over limbs and frames
+- feet: the feet's direction error (ankle → toe tip), rendered clips (the Pose2Sim reference has no toe
+  marker), after the limbs' global rotation, degrees (not one of issue 13's targets: a planted foot that
+  turns or tilts is what an animator sees first)
 - PA-MPJPE: per frame, Procrustes-aligned (rotation, translation, scale) error of the 12 limb
   joints, mm (for the rig it includes the rig's own proportions, which are not the person's)
 - jitter: mean norm of second differences of the hip-centred joints, mm/frame² (the reference's own
@@ -44,6 +47,7 @@ JOINTS = ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_
           "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
 LIMBS = {"upper_arm.L": (0, 2), "upper_arm.R": (1, 3), "forearm.L": (2, 4), "forearm.R": (3, 5),
          "thigh.L": (6, 8), "thigh.R": (7, 9), "shin.L": (8, 10), "shin.R": (9, 11)}
+FEET = (("left_ankle", "left_foot_index"), ("right_ankle", "right_foot_index"))
 MIRROR = {"upper_arm.L": "upper_arm.R", "forearm.L": "forearm.R", "thigh.L": "thigh.R", "shin.L": "shin.R"}
 MIRROR.update({v: k for k, v in MIRROR.items()})
 
@@ -70,8 +74,18 @@ def kabsch(A, B):
     return Vt.T @ D @ U.T
 
 
-def metrics(pred, ref):
-    """pred, ref (T,12,3) joint positions in any (right-handed) frames, same units (metres)."""
+def feet_vectors(points):
+    """(T,2,3) unit ankle → toe-tip vectors of (T,33,3) landmarks."""
+    import numpy as np
+
+    from video_mocap.capture.landmarks import INDEX
+    v = np.stack([points[:, INDEX[b]] - points[:, INDEX[a]] for a, b in FEET], 1).astype(float)
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def metrics(pred, ref, pred_feet=None, ref_feet=None):
+    """pred, ref (T,12,3) joint positions in any (right-handed) frames, same units (metres); pred_feet,
+    ref_feet: (T,2,3) feet_vectors in the same frames, or None (then 'feet' is NaN)."""
     import numpy as np
     ok = np.isfinite(pred).all((1, 2)) & np.isfinite(ref).all((1, 2))
     pred, ref = pred[ok], ref[ok]
@@ -82,6 +96,10 @@ def metrics(pred, ref):
     ang = lambda u, v: np.degrees(np.arccos(np.clip(np.sum(u * v, -1), -1, 1)))  # noqa: E731
     per_limb = {k: ang(dp[k] @ R.T, dr[k]) for k in LIMBS}
     dir_err = float(np.mean([v.mean() for v in per_limb.values()]))
+    feet = float("nan")
+    if pred_feet is not None and ref_feet is not None:
+        both = ok & np.isfinite(pred_feet).all((1, 2)) & np.isfinite(ref_feet).all((1, 2))
+        feet = float(np.mean(ang(pred_feet[both] @ R.T, ref_feet[both]))) if both.any() else feet
     def pa_error(p, r):
         pc, rc = p - p.mean(0), r - r.mean(0)
         pr = pc @ kabsch(pc, rc).T
@@ -95,7 +113,7 @@ def metrics(pred, ref):
         lr += int(pa_error(p[swap], r) < 0.7 * straight)  # clearly better with the sides swapped
     hip = lambda J: J - (J[:, 6:7] + J[:, 7:8]) / 2  # noqa: E731
     jit = lambda J: float(np.linalg.norm(np.diff(hip(J), 2, axis=0), axis=-1).mean() * 1000)  # noqa: E731
-    return {"dir": dir_err, "pampjpe": float(np.mean(errs) * 1000), "jitter": jit(pred), "ref_jitter": jit(ref),
+    return {"dir": dir_err, "feet": feet, "pampjpe": float(np.mean(errs) * 1000), "jitter": jit(pred), "ref_jitter": jit(ref),
             "lr": lr, "frames": int(ok.sum()), "per_limb": {k: float(v.mean()) for k, v in per_limb.items()},
             "knees_back": backward_knees(pred), "ref_knees_back": backward_knees(ref)}
 
@@ -151,7 +169,7 @@ def rig_joints(track, target="performer"):
     R = rest_landmarks(rest, result.bone_map)
     leg = np.mean([np.linalg.norm(R[INDEX[f"{s}_hip"]] - R[INDEX[f"{s}_knee"]])
                    + np.linalg.norm(R[INDEX[f"{s}_knee"]] - R[INDEX[f"{s}_ankle"]]) for s in ("left", "right")])
-    return P[:, [INDEX[j] for j in JOINTS]], result.foot_skate, hips, float(leg)
+    return P[:, [INDEX[j] for j in JOINTS]], result.foot_skate, hips, float(leg), feet_vectors(P)
 
 
 def root_metrics(hips, leg, truth_hips, truth_leg, up_truth=2):
@@ -234,7 +252,8 @@ def mannequin_clips(model):
                                  + np.linalg.norm(L[:, INDEX[f"{s}_knee"]] - L[:, INDEX[f"{s}_ankle"]], axis=-1)
                                  for s in ("left", "right")], axis=0))
         name = "rendered mannequin" + ("" if motion == "default" else f" ({motion})")
-        yield name, capture_cached(out / "mannequin.mp4", model, f"mannequin_{motion}"), J, hips, float(leg)
+        yield (name, capture_cached(out / "mannequin.mp4", model, f"mannequin_{motion}"), J, hips, float(leg),
+               feet_vectors(L))
 
 
 def run(model="full", write=None, skip_mannequin=False):
@@ -244,7 +263,7 @@ def run(model="full", write=None, skip_mannequin=False):
     CACHE.mkdir(parents=True, exist_ok=True)
     clips = []
     if SHARED.exists():
-        clips += [(n, t, J, None, None) for n, t, J in pose2sim_clips(model)]
+        clips += [(n, t, J, None, None, None) for n, t, J in pose2sim_clips(model)]
     else:
         print(f"(Pose2Sim demo not found at {SHARED}: skipped)")
     if not skip_mannequin:
@@ -253,25 +272,26 @@ def run(model="full", write=None, skip_mannequin=False):
         except Exception as exc:  # the renderer needs Cycles; say so and go on
             print(f"(rendered mannequin skipped: {exc})")
     rows, plot = [], None
-    for name, raw, ref_J, ref_hips, ref_leg in clips:
+    for name, raw, ref_J, ref_hips, ref_leg, ref_feet in clips:
         n = min(len(raw), len(ref_J))
         raw = raw.sliced(0, n)
         ref_J = ref_J[:n]
+        ref_feet = None if ref_feet is None else ref_feet[:n]
         filtered = clean(raw, Options(fusion=False))          # flips undone, then smoothed
         fused = clean(raw, Options())                           # the default: flips, fusion, smoothing
         cost = (cpu_seconds(clean, raw, Options()) - cpu_seconds(clean, raw, Options(fusion=False))) / n * 1000
-        stages = {"raw landmarks": (joints_from_track(raw), None, None),
-                  "filtered (no fusion)": (joints_from_track(filtered), None, None),
-                  "fused (default)": (joints_from_track(fused), None, None)}
+        stages = {label: (joints_from_track(t), None, None, feet_vectors(t.world_landmarks))
+                  for label, t in (("raw landmarks", raw), ("filtered (no fusion)", filtered),
+                                   ("fused (default)", fused))}
         targets = [("baked: metarig at the performer's proportions (default)", "performer"),
                    ("baked: metarig at its own proportions", "metarig")]
         if ref_hips is not None and name == "rendered mannequin":
             targets.append(("baked: a user armature (the mannequin's own rig)", "user"))
         for label, target in targets:
-            rig_J, skate, hips, leg = rig_joints(raw, target)
-            stages[label] = (rig_J, skate, (hips, leg))
-        for stage, (J, skate, root) in stages.items():
-            m = metrics(J, ref_J)
+            rig_J, skate, hips, leg, rig_feet = rig_joints(raw, target)
+            stages[label] = (rig_J, skate, (hips, leg), rig_feet)
+        for stage, (J, skate, root, feet) in stages.items():
+            m = metrics(J, ref_J, feet, ref_feet)
             m.update(clip=name, stage=stage, cost=f"{cost:.2f}" if stage.startswith("fused") else "",
                      skate=(f"{100 * skate['before']:.2f} / {100 * skate['after']:.2f}" if skate else ""),
                      path="", rise="")
@@ -283,14 +303,18 @@ def run(model="full", write=None, skip_mannequin=False):
         for r in rows:
             if r["clip"] == name:
                 r["ratio"] = f"{r['dir'] / raw_row['dir']:.2f} / {r['pampjpe'] / raw_row['pampjpe']:.2f}"
+                r["feet_cell"] = ("" if r["feet"] != r["feet"] else
+                                  f"{r['feet']:.1f} ({r['feet'] / raw_row['feet']:.2f})")
         if plot is None:
             plot = (name, raw, fused, ref_J)
-    header = ("| clip | stage | dir error (°) | PA-MPJPE (mm) | ÷ raw: dir / PA | jitter (mm/fr²) | reference jitter "
+    header = ("| clip | stage | dir error (°) | PA-MPJPE (mm) | ÷ raw: dir / PA | feet (°; ÷ raw) | jitter (mm/fr²) "
+              "| reference jitter "
               "| L/R swaps | skate before / after lock (cm/fr) | root path error (leg lengths, of travel) "
               "| hip rise: ours / truth (leg lengths) | knees bent backwards > 2 cm (% of leg-frames; reference) "
               "| fusion cost (ms/frame) |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [header] + [f"| {r['clip']} | {r['stage']} | {r['dir']:.1f} | {r['pampjpe']:.0f} | {r['ratio']} | "
+                        f"{r['feet_cell']} | "
                         f"{r['jitter']:.1f} | {r['ref_jitter']:.1f} | {r['lr']}/{r['frames']} | {r['skate']} | "
                         f"{r['path']} | {r['rise']} | {100 * r['knees_back']:.0f} ({100 * r['ref_knees_back']:.0f}) | "
                         f"{r['cost']} |" for r in rows]
@@ -316,7 +340,7 @@ def error_budget(model="full"):
     from video_mocap.capture.landmarks import INDEX
     from video_mocap.pipeline import Options, clean
     lines = ["| clip | default (fused) | with the true 2D | with the true depth | with both |", "|---|---|---|---|---|"]
-    for name, raw, J, _hips, _leg in mannequin_clips(model):
+    for name, raw, J, _hips, _leg, _feet in mannequin_clips(model):
         folder = ROOT / ".cache" / "fixtures" / ("mannequin" + name.removeprefix("rendered mannequin")
                                                  .replace(" (", "_").rstrip(")"))
         truth = np.load(folder / "truth.npz")
