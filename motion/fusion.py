@@ -131,8 +131,7 @@ class FusionReport:
     sides_from_reach: int = 0               # joint-frames whose weak detector side was behind the body's reach
     orders_offset: tuple = ()               # limb joints whose detector depth order was compressed (read
                                             # against its own across-the-view offset, motion/lift.py)
-    ankles_held: int = 0                    # ankle-frames of feet still in the image, held where they stand (their
-    #                                         toes are held on the same frames)
+    ankles_held: int = 0                    # ankle-frames of feet still in the image, held (toes too) where they stand
     seconds: float = 0.0
 
     @property
