@@ -130,6 +130,7 @@ import numpy as np
 
 from ..capture.landmarks import INDEX, NAMES
 from ..capture.track import PoseTrack
+from .lift import CHAINS
 
 METHODS = ("zero_phase", "one_euro", "none")
 
@@ -144,9 +145,9 @@ DEFAULT_D_CUTOFF = 1.0        # One Euro, Hz
 
 FILLED_WEIGHT = 0.05          # smoothing weight of an interpolated sample (a measurement: its visibility)
 TORSO_STRETCH = 5 / 3        # the shoulders' and hips' kernel is this many times longer (5 Hz → 3 Hz): _torso_pace
-_BELOW = {root: {s: [INDEX[f"{s}_{n}"] for n in below] for s in ("left", "right")}  # a limb's root → what hangs
-          for root, below in (("shoulder", ("elbow", "wrist", "pinky", "index", "thumb")),
-                              ("hip", ("knee", "ankle", "heel", "foot_index")))}
+# a limb's root (shoulder, hip) → every landmark of the limb below it (motion/lift.py's chains, from the roots)
+_BELOW = {INDEX[parent]: [INDEX[n] for n in (child, *below)] for parent, child, _, below in CHAINS
+          if parent.endswith(("_shoulder", "_hip"))}
 HIDDEN_VISIBILITY = 0.9       # a landmark whose median visibility is below this is smoothed longer
 DEFAULT_HIDDEN_SLOWDOWN = 2.0  # at most this × the kernel σ (module docstring, "Hidden landmarks")
 MIN_WEIGHT = 0.02             # floor for measured samples kept with a low visibility
@@ -617,19 +618,14 @@ def _torso_pace(world: np.ndarray, smoothed: np.ndarray, weight: np.ndarray, str
     """The shoulders and hips ride the torso, which turns slower than the limbs swing: their world positions (world:
     the unsmoothed (T,33,3)) are smoothed torso_stretch times longer than the rest, and the limb below each one
     moves with it, its directions unchanged. Changes `smoothed` (the world landmarks smoothed as usual) in place."""
-    for root, sides in _BELOW.items():
-        for side, below in sides.items():
-            _calm_root(world, smoothed, weight, INDEX[f"{side}_{root}"], below, stretch, sigma, degree, robust,
-                       torso_stretch)
-
-
-def _calm_root(world, smoothed, weight, j, below, stretch, sigma, degree, robust, torso_stretch) -> None:
-    longer = max(float(stretch[j]), torso_stretch)
-    if longer <= stretch[j]:
-        return
-    calm = smooth(world[:, [j]], sigma_frames=sigma * longer, weights=weight[:, [j]], degree=degree, robust=robust)
-    shift = calm - smoothed[:, [j]]
-    smoothed[:, [j, *below]] += np.where(np.isfinite(shift), shift, 0.0)
+    for j, below in _BELOW.items():
+        longer = max(float(stretch[j]), torso_stretch)
+        if longer <= stretch[j]:  # already smoothed as long (a hidden landmark)
+            continue
+        calm = smooth(world[:, [j]], sigma_frames=sigma * longer, weights=weight[:, [j]], degree=degree,
+                      robust=robust)
+        shift = calm - smoothed[:, [j]]
+        smoothed[:, [j, *below]] += np.where(np.isfinite(shift), shift, 0.0)
 
 
 def hidden_stretch(visibility: np.ndarray, most: float = DEFAULT_HIDDEN_SLOWDOWN) -> np.ndarray:
