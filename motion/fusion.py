@@ -57,8 +57,21 @@ heel too (boxing dir 0.907: the heel leaves the floor before the toe), the toe a
 (jump_high 0.901, a smaller feet gain), each point held only while it is itself still in the image (boxing
 0.909, jump_high 0.907).
 
+Length spread (CONSTRAINED): how far each segment may leave the clip's one length, 1.3 × the first
+tuning's (limbs 1 → 1.3 cm, feet and widths 1.5 → 2, hands 2 → 2.6, the torso's side 3 → 4). The clip's
+lengths are themselves estimates: on the frames where a segment lies across the view they scatter by 0.5–2 cm
+on the rendered clips and 1–4 cm on the Pose2Sim footage (robust σ, pass 1), so a 1 cm hold forced lengths a
+few per cent off onto every frame. Measured (tools/bench_accuracy.py, default processing, baked onto the
+metarig at the performer's proportions; dir ÷ raw / PA-MPJPE ÷ raw, 1× → 1.3×): the turn 0.869/0.924 →
+0.879/0.918, jump_high 0.902/0.901 → 0.897/0.898, boxing 0.897/0.656 → 0.889/0.652, the walk toward the
+camera 0.848/0.907 → 0.843/0.904, Pose2Sim cam01 PA 0.84 → 0.84, cam03 0.86 → 0.87, the rest within 0.005;
+the mannequin's jitter 1.41 → 1.38 × the truth's. Looser still trades the Pose2Sim clips for the turn
+(1.5×: cam03 PA 0.88 fused, the turn 0.915 baked, the mannequin's jitter 1.47; 2×: cam03 0.90); the limbs
+alone or the rest alone loosened gain less (the turn 0.927 / 0.923 fused at 1.5×).
+
 A wrong field of view barely matters: the hip depth from perspective-n-point (`motion/root.py`)
 scales with the focal length, so the rays' metric spacing at the person is nearly the same.
+After the passes, knees bent backwards and feet turned backwards are put right along their rays (motion/hinges.py).
 The face landmarks other than the nose and ears keep their rays and take the nose's depth change.
 Output: world landmarks hip-centred again (the mean of the hips at 0), the other arrays copied;
 frames without a person stay NaN; detected frames that cannot be placed (a landmark missing, or
@@ -67,17 +80,20 @@ no perspective-n-point) keep the raw values. Smoothing proper is left to `filter
 Measured (defaults; limb error = mean angle of the 8 arm/leg segments to the truth, PA-MPJPE =
 per-frame similarity-aligned error of the 22 landmarks from the shoulders down):
 - Synthetic (tests/unit/test_fusion.py: 120 frames, 3.4–5 m, 2.5 px noise, world depth noise 5 cm
-  correlated over ~5 frames, 1 cm across; 3 noise seeds × FOV guess 60/45/75 with true 60):
-  limb error 8.8° → 3.9° (0.44×), PA-MPJPE 40.7 → 22.1 mm (0.54×); the naive version (each landmark
-  on its ray at the world landmark's depth) 8.7° / 41.0 mm. After smooth_track: 8.3° → 3.6°,
-  37.9 → 21.2 mm. Right FOV: 4.0° / 18.4 mm; 15° off: 4.4–4.7° / 22–23 mm. Lengths within 3 %.
+  correlated over ~5 frames, 1 cm across; 3 noise seeds × FOV guess 60/45/75 with true 60; re-measured
+  in session 11 with everything above): limb error 8.8° → 4.7° (0.53×), PA-MPJPE 40.7 → 27.5 mm (0.68×).
+  After smooth_track (seed 0, right FOV): 8.7° → 4.0°, 38.6 → 20.8 mm. Right FOV: 4.3° / 25.4 mm; 15° off:
+  4.8–4.9° / 28–29 mm. Lengths within 3 %. (The first version, without the lift, the stance hold and the
+  torso's pace, measured 3.9° / 22.1 mm here: a synthetic performer with no depth bias in its "detector"
+  needs none of them, and the real clips below do.)
 - Pose2Sim demo (4 calibrated cameras, 100 frames, pose_landmarker_full, reference = Pose2Sim's
   triangulation; left/right flips fixed first with motion/sides.py; median over frames of the
   8 limbs, then mean over cameras): limb error 17.2° → 14.4° (f from the calibration),
   14.5° (FOV guess 45°), 14.6° (75°; true 59.5°); PA-MPJPE (17 landmarks) 98.0 → 94.0 mm. Per
   camera 15.8/16.1/16.4/20.5° → 13.5/13.1/13.8/17.1°. Without the flip fix cam02 (front/back
   confusion on frames ~35–75) gets worse in PA-MPJPE (134 → 150 mm) though not in limb error.
-- Cost: ~2 ms per frame on one core (4 linear solves per frame of 75 unknowns).
+- Cost: 0.5–0.7 ms per frame on one core (tools/bench_accuracy.py: three sparse linear solves over the clip of
+  75 unknowns a frame, the later ones reusing the first one's preconditioner).
 """
 from __future__ import annotations
 
@@ -91,7 +107,7 @@ from ..capture.track import PoseTrack
 from . import proportions
 from .blas import one_blas_thread
 from .feet import runs, still_in_image
-from .hinges import unbend_knees
+from .hinges import point_feet_forward, unbend_knees
 from .lift import keep_sides, lift_limbs, lifted_prior
 from .root import hip_translation, intrinsics
 
@@ -101,12 +117,13 @@ _POS = {int(j): k for k, j in enumerate(FUSED)}  # landmark index → row in the
 _ROWS = {name: _POS[i] for name, i in I.items() if i in _POS}  # landmark name → row
 
 # Segments held at one length over the clip, and the spread allowed around it (metres).
+# (Module docstring, "Length spread": 1.3 × the first tuning's 1 / 1.5 / 2 / 3 cm.)
 CONSTRAINED = {
-    "upper_arm": 0.01, "forearm": 0.01, "thigh": 0.01, "shin": 0.01,
-    "heel": 0.015, "foot": 0.015, "ankle_to_toe": 0.015,
-    "hand": 0.02, "hand_pinky": 0.02, "hand_thumb": 0.02,
-    "shoulder_width": 0.015, "hip_width": 0.015, "torso_side": 0.03,
-    "head_width": 0.015, "nose_to_ear": 0.015,
+    "upper_arm": 0.013, "forearm": 0.013, "thigh": 0.013, "shin": 0.013,
+    "heel": 0.02, "foot": 0.02, "ankle_to_toe": 0.02,
+    "hand": 0.026, "hand_pinky": 0.026, "hand_thumb": 0.026,
+    "shoulder_width": 0.02, "hip_width": 0.02, "torso_side": 0.04,
+    "head_width": 0.02, "nose_to_ear": 0.02,
 }
 CHUNK, CONTEXT = 240, 20
 MIN_WEIGHT = 0.05
@@ -126,6 +143,7 @@ class FusionReport:
     reprojection_px: tuple = (float("nan"), float("nan"))  # median (raw world + PnP hips, fused)
     depth_change_m: float = float("nan")   # median |Δz| of a landmark relative to the hips
     knees_unbent: tuple = (0, 0)            # frames whose left / right knee was bent backwards and moved
+    feet_turned: tuple = (0, 0)             # frames whose left / right foot pointed backwards and was turned round
     limbs_lifted: int = 0                   # joint-frames given depth by motion/lift.py
     sides_kept: int = 0                     # joint-frames a pass sent to the other side, put back
     sides_from_reach: int = 0               # joint-frames whose weak detector side was behind the body's reach
@@ -149,7 +167,8 @@ class FusionReport:
                 f"the detector's depth order read against its offset: {', '.join(self.orders_offset) or 'none'}); "
                 f"put back on their side: {self.sides_kept}; still feet's ankle-frames held: {self.ankles_held}; "
                 f"knees bent backwards, moved: "
-                f"{self.knees_unbent[0]} left / {self.knees_unbent[1]} right; lengths cm: {lengths}; "
+                f"{self.knees_unbent[0]} left / {self.knees_unbent[1]} right; feet pointing backwards, turned round: "
+                f"{self.feet_turned[0]} left / {self.feet_turned[1]} right; lengths cm: {lengths}; "
                 f"{self.ms_per_frame:.2f} ms/frame")
 
 
@@ -287,7 +306,8 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
       the segment lengths; accel: the acceleration (m/s²) that costs as much as a pixel_sigma miss
       — the light temporal term; iterations: Gauss-Newton passes with the lengths.
     lengths: {segment name: metres} to use instead of estimating them.
-    knees: move knees the fit left bent backwards onto the front of the hip–ankle line (motion/hinges.py).
+    knees: move knees the fit left bent backwards onto the front of the hip–ankle line, and turn feet it left
+      pointing backwards round on their rays (motion/hinges.py).
     lift: give foreshortened limbs the depth their lengths need before the passes with the lengths, on
       the side the detector's depth order says over each run, and move the shape prior halfway there
       (motion/lift.py).
@@ -327,6 +347,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
     X_all = X0.copy()
     seg_lengths = {}
     knees_fixed = [0, 0]
+    feet_fixed = [0, 0]
     lifted = kept = reached = stances = 0
     compressed: list = []
     if usable.any():
@@ -408,6 +429,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         if knees:  # a knee put behind the hip–ankle line moves along its ray (motion/hinges.py)
             X, knees_fixed = unbend_knees(X, rf, seg_lengths.get("thigh", np.nan), seg_lengths.get("shin", np.nan),
                                           _ROWS, usable)
+            X, feet_fixed = point_feet_forward(X, rf, _ROWS, usable)  # and feet do not point backwards
         X_all[:, FUSED] = X
         # Face landmarks other than nose/ears: on their rays, shifted in depth like the nose.
         dz = X[:, _POS[I["nose"]], 2] - X0[:, I["nose"], 2]
@@ -432,6 +454,7 @@ def fuse_track(track: PoseTrack, *, fov_deg: float | None = None, focal_px: floa
         segment_lengths={k: float(v) for k, v in seg_lengths.items()},
         reprojection_px=(reproj(X0), reproj(X_all)) if usable.any() else (float("nan"), float("nan")),
         depth_change_m=float(np.median(dz_rel)) if dz_rel.size else float("nan"), knees_unbent=tuple(knees_fixed),
+        feet_turned=tuple(feet_fixed),
         limbs_lifted=lifted, sides_kept=kept, sides_from_reach=reached, orders_offset=tuple(compressed),
         ankles_held=stances)
     extra = dict(track.extra)

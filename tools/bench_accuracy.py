@@ -13,8 +13,8 @@ target), the metarig at its own proportions, and a user armature (the mannequin'
 Figures:
 - dir: per-limb direction error (upper arms, forearms, thighs, shins) after ONE global rotation
   for the whole clip (camera frames differ between the stages), degrees, mean over limbs and frames
-- feet: the feet's direction error (ankle → toe tip), rendered clips (the Pose2Sim reference has no toe
-  marker), after the limbs' global rotation, degrees (not one of issue 13's targets: a planted foot that
+- feet: the feet's direction error (ankle → toe tip; on Pose2Sim ankle → big toe, its triangulated keypoint),
+  after the limbs' global rotation, degrees (not one of issue 13's targets: a planted foot that
   turns or tilts is what an animator sees first)
 - PA-MPJPE: per frame, Procrustes-aligned (rotation, translation, scale) error of the 12 limb
   joints, mm (for the rig it includes the rig's own proportions, which are not the person's)
@@ -214,7 +214,8 @@ def capture_cached(video, model, name):
 
 
 def pose2sim_clips(model):
-    """(name, track, reference joints (T,12,3) in the camera frame) per camera."""
+    """(name, track, reference joints (T,12,3), feet (T,2,3): unit ankle → big toe vectors; both in the camera
+    frame) per camera."""
     sys.path.insert(0, str(ROOT / "tests"))
     import numpy as np
     import reference as ref
@@ -224,7 +225,10 @@ def pose2sim_clips(model):
     for cam in ("cam01", "cam02", "cam03", "cam04"):
         K, dist, R, t = calib[cam] if cam in calib else calib[f"cam_{cam[-2:]}"]
         J = ref.to_camera(np.stack([ref.trc_marker(trc, names, j) for j in JOINTS], 1), R, t)
-        yield f"pose2sim {cam}", capture_cached(SHARED / f"{cam}.mp4", model, f"pose2sim_{cam}"), J
+        feet = np.stack([ref.to_camera(ref.trc_marker(trc, names, b) - ref.trc_marker(trc, names, a), R)
+                         for a, b in FEET], 1)
+        feet /= np.linalg.norm(feet, axis=-1, keepdims=True)
+        yield f"pose2sim {cam}", capture_cached(SHARED / f"{cam}.mp4", model, f"pose2sim_{cam}"), J, feet
 
 
 def mannequin_clips(model):
@@ -263,7 +267,7 @@ def run(model="full", write=None, skip_mannequin=False):
     CACHE.mkdir(parents=True, exist_ok=True)
     clips = []
     if SHARED.exists():
-        clips += [(n, t, J, None, None, None) for n, t, J in pose2sim_clips(model)]
+        clips += [(n, t, J, None, None, feet) for n, t, J, feet in pose2sim_clips(model)]
     else:
         print(f"(Pose2Sim demo not found at {SHARED}: skipped)")
     if not skip_mannequin:
