@@ -22,7 +22,10 @@ Figures:
   figure beside it)
 - L/R: frames whose joints fit the reference clearly better (30 % lower PA error) with the person's
   left and right swapped
-- skate: foot slide while planted, cm/frame, before / after foot locking (root motion on)
+- skate: foot slide while planted, cm/frame, before / after foot locking (root motion on), as the solver sees it
+  (its own contacts, the feet's mean points)
+- planted feet's slide: rendered clips: the rig's ankles' horizontal speed, in the truth's scale, over the frames
+  where the truth's ankle stands (slower than 0.15 m/s, within 5 cm of its lowest), cm/frame (the truth's: 0)
 - ÷ raw: the stage's dir error and PA-MPJPE divided by the raw landmarks' (targets: ≤ 0.90 / ≤ 0.92)
 - root path error: rendered clips (exact truth): the rig's horizontal hip path against the truth's, both
   in their own leg lengths, after the best rotation about the vertical and translation; mean distance,
@@ -191,6 +194,20 @@ def root_metrics(hips, leg, truth_hips, truth_leg, up_truth=2):
             "rise": rise(h[:, 2]), "rise_truth": rise(t[:, up_truth])}
 
 
+def slide(ankles, leg, truth_ankles, truth_leg, fps, up_truth=2):
+    """How far a planted foot slides: the mean horizontal speed of the rig's ankles (T,2,3), in the truth's
+    scale (÷ the rig's leg × the truth's), over the frames where the truth's ankle stood (slower than
+    0.15 m/s horizontally and within 5 cm of its lowest height), cm/frame. NaN when the truth never stands."""
+    import numpy as np
+
+    axes = [a for a in range(3) if a != up_truth]
+    speed = np.linalg.norm(np.diff(truth_ankles[..., axes], axis=0), axis=-1) * fps
+    low = truth_ankles[..., up_truth] < np.nanmin(truth_ankles[..., up_truth], axis=0) + 0.05
+    stood = (speed < 0.15) & low[1:]
+    ours = np.linalg.norm(np.diff(ankles[..., :2], axis=0), axis=-1) / leg * truth_leg * 100
+    return float(np.nanmean(ours[stood])) if stood.any() else float("nan")
+
+
 def cpu_seconds(work, *args, repeats=3):
     """The least CPU time of this process (the other processes on the machine do not count) over a few
     runs of work(*args): what is left of the noise from a loaded machine (caches, frequency) is mostly upward."""
@@ -298,10 +315,11 @@ def run(model="full", write=None, skip_mannequin=False):
             m = metrics(J, ref_J, feet, ref_feet)
             m.update(clip=name, stage=stage, cost=f"{cost:.2f}" if stage.startswith("fused") else "",
                      skate=(f"{100 * skate['before']:.2f} / {100 * skate['after']:.2f}" if skate else ""),
-                     path="", rise="")
+                     path="", rise="", slide="")
             if root is not None and ref_hips is not None:
                 r = root_metrics(root[0], root[1], ref_hips[:n], ref_leg)
-                m.update(path=f"{r['path']:.2f} (of {r['travel']:.1f})", rise=f"{r['rise']:.2f} / {r['rise_truth']:.2f}")
+                m.update(path=f"{r['path']:.2f} (of {r['travel']:.1f})", rise=f"{r['rise']:.2f} / {r['rise_truth']:.2f}",
+                         slide=f"{slide(J[:, 10:12], root[1], ref_J[:, 10:12], ref_leg, raw.fps):.2f}")
             rows.append(m)
         raw_row = next(r for r in rows if r["clip"] == name and r["stage"] == "raw landmarks")
         for r in rows:
@@ -313,13 +331,14 @@ def run(model="full", write=None, skip_mannequin=False):
             plot = (name, raw, fused, ref_J)
     header = ("| clip | stage | dir error (°) | PA-MPJPE (mm) | ÷ raw: dir / PA | feet (°; ÷ raw) | jitter (mm/fr²) "
               "| reference jitter "
-              "| L/R swaps | skate before / after lock (cm/fr) | root path error (leg lengths, of travel) "
+              "| L/R swaps | skate before / after lock (cm/fr) | planted feet's slide (cm/fr) "
+              "| root path error (leg lengths, of travel) "
               "| hip rise: ours / truth (leg lengths) | knees bent backwards > 2 cm (% of leg-frames; reference) "
               "| fusion cost (ms/frame) |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [header] + [f"| {r['clip']} | {r['stage']} | {r['dir']:.1f} | {r['pampjpe']:.0f} | {r['ratio']} | "
                         f"{r['feet_cell']} | "
-                        f"{r['jitter']:.1f} | {r['ref_jitter']:.1f} | {r['lr']}/{r['frames']} | {r['skate']} | "
+                        f"{r['jitter']:.1f} | {r['ref_jitter']:.1f} | {r['lr']}/{r['frames']} | {r['skate']} | {r['slide']} | "
                         f"{r['path']} | {r['rise']} | {100 * r['knees_back']:.0f} ({100 * r['ref_knees_back']:.0f}) | "
                         f"{r['cost']} |" for r in rows]
     table = "\n".join(lines) + "\n\n" + targets_table(rows)

@@ -221,3 +221,24 @@ def test_noisy_smoothed_clips_still_leave_the_floor(kind):
     assert abs(baked - true_rise) < 0.25 * true_rise, (baked, true_rise)
     flight = ~truth["L"] & ~truth["R"]
     assert not any((c & flight).any() for c in solution.contacts.values())
+
+
+def test_a_foot_rocking_heel_to_toe_does_not_move_the_standing_body():
+    """Standing in place, the left foot rocks from heel to toe and back (±25°, both feet planted all along):
+    its lowest point changes from heel to toe and back. The foot lock holds each foot's mean point, so the
+    body stays where it stands; holding the lowest point, the lock moved it by the heel-to-toe distance."""
+    rig = make_rig("A", seed=None)
+    T = 90
+    rock = 25 * np.sin(2 * np.pi * np.arange(T) / 45)
+    pose = {}
+    _bend(pose, "l", np.zeros(T), np.zeros(T), foot_deg=rock)
+    _bend(pose, "r", np.zeros(T), np.zeros(T))
+    P = landmarks_from_pose(rig, pose, T)
+    P = P - P[:, sum(FEET.values(), []), 2].min(1)[:, None, None] * [0, 0, 1]
+    lowest = np.argmin(P[:, FEET["L"], 2], axis=1)
+    assert len(set(lowest[np.abs(rock) > 10])) == 2  # the heel, then the toe, is the lowest point
+    target = make_rig("T", scale=1.15, seed=4)
+    solution = solve(track_from(P), target, BONE_MAP, root_mode="hips", camera={"fov_deg": 60})
+    assert solution.contacts["L"].mean() > 0.9 and solution.contacts["R"].mean() > 0.9
+    travel = solution.root_offset[:, :2] - solution.root_offset[0, :2]
+    assert np.linalg.norm(travel, axis=1).max() < 0.02 * 0.92 * 1.15
