@@ -15,17 +15,19 @@ with this; frames with a knee bent backwards > 2 cm): Pose2Sim cam02 11 % → 3 
 others 0–1 % → 0 %; the references have none. Limb-direction error ÷ raw: cam02 0.459 → 0.449, cam04
 0.969 → 0.957, the rest unchanged or better by ≤ 0.003; PA-MPJPE the same or lower on every clip.
 
-Feet point forward: `point_feet_forward`. Seen from behind, a foot points along the view and the detector
-often puts its toe on the camera's side of the ankle (the foot of a person facing the camera). In camera space,
-per frame and foot: a toe (foot_index) whose offset from the ankle points backwards, (toe − ankle)·F < −FOOT_BACK ×
-|toe − ankle| (more than ~105° from the body's forward), is reflected along its camera ray through the point of
-the ray nearest the ankle: it keeps its image position and its distance from the ankle, on the other depth side.
-The heel goes with it (a foot turned round has its heel in front). Only a move that turns the foot forward is
-made. No performer stands, walks or jumps with a foot turned backwards; a foot turned out (up to 90° from the
-body's forward) is left as it is. Measured (tools/bench_accuracy.py, default processing, fused; the feet's
-direction error, ankle → toe tip, ÷ the raw detector's): the turn away from the camera 1.05 → 0.48 (its back to the
-camera on frames 30–70, the raw toes 100–140° off); the other rendered clips never have a foot turned backwards and
-are unchanged, limb directions and PA-MPJPE unchanged on every clip.
+Feet point forward: `point_feet_forward`. Seen from behind, a foot points along the view and the detector often puts
+its toe on the camera's side of the ankle (the foot of a person facing the camera). In camera space, per frame and
+foot: a toe (foot_index) whose offset from the ankle points backwards, (toe − ankle)·F < −FOOT_BACK × |toe − ankle|
+(more than ~105° from the body's forward), is reflected along its camera ray through the point of the ray nearest
+the ankle: it keeps its image position and its distance from the ankle, on the other depth side. The heel goes with
+it (a foot turned round has its heel in front). Only a move that turns the foot forward is made. No performer
+stands, walks or jumps with a foot turned backwards; a foot turned out (up to 90° from the body's forward) is left
+as it is, and so is every foot whose shin leans more than 60° from square to the body's forward (a kneeling
+performer's shins and feet lie backwards; a leg kicked back points them back). Measured (tools/bench_accuracy.py,
+default processing, fused; the feet's direction error, ankle → toe tip, ÷ the raw detector's): the turn away from
+the camera 1.05 → 0.48 (its back to the camera on frames 30–70, the raw toes 100–140° off); the other rendered clips
+never have a foot turned backwards and are unchanged, limb directions and PA-MPJPE unchanged on every clip; on
+Pose2Sim, against its triangulated big toe, cam02 1.02 → 0.73 and cam04 0.76 → 0.66.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ import numpy as np
 TOLERANCE = 0.01      # metres of hyperextension allowed (a straight leg's few degrees)
 SEARCH = np.linspace(-0.6, 0.6, 241)  # candidate moves along the ray, metres (5 mm steps)
 FOOT_BACK = 0.25      # a toe further behind the ankle than this × the foot's length (along the body's forward)
+SHIN_ALONG = 0.87     # only where the shin is within 60° of square to the body's forward (not kneeling, not a kick)
 
 
 def forward_direction(points: np.ndarray, rows: dict) -> np.ndarray:
@@ -107,8 +110,10 @@ def point_feet_forward(points: np.ndarray, rays: np.ndarray, rows: dict,
         toe_row, heel_row = rows[f"{side}_foot_index"], rows[f"{side}_heel"]
         toe = out[:, toe_row] - ankle
         ahead = np.sum(toe * forward, -1)
+        shin = ankle - out[:, rows[f"{side}_knee"]]
+        upright = np.abs(np.sum(shin * forward, -1)) < SHIN_ALONG * np.linalg.norm(shin, axis=-1)
         new_toe = _other_side_on_ray(out[:, toe_row], rays[:, toe_row], ankle)
-        turn = (ok & np.isfinite(ahead) & (ahead < -FOOT_BACK * np.linalg.norm(toe, axis=-1))
+        turn = (ok & upright & np.isfinite(ahead) & (ahead < -FOOT_BACK * np.linalg.norm(toe, axis=-1))
                 & (np.sum((new_toe - ankle) * forward, -1) > ahead))
         new_heel = _other_side_on_ray(out[:, heel_row], rays[:, heel_row], ankle)
         out[turn, toe_row] = new_toe[turn]

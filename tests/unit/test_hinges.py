@@ -177,3 +177,23 @@ def test_feet_in_unusable_or_missing_frames_are_not_touched():
     nan[::3] = np.nan
     out, turned = point_feet_forward(nan, _rays(nan), FEET_ROWS)
     assert np.isnan(out[::3]).all() and turned[1] == len(P) - len(P[::3])
+
+
+def test_a_kneeling_performers_feet_lying_backwards_are_left_as_they_are():
+    """Kneeling (seiza), back to the camera: the shins lie on the floor behind the knees and the feet, toes
+    pointing back, continue them. Feet pointing backwards, but not turned round: the shin is not upright."""
+    P = _walker_with_feet(facing_away=True)
+    F = forward_direction(P, FEET_ROWS)
+    down = np.array([0.0, 1.0, 0.0])  # camera axes: y down
+    for side in ("left", "right"):
+        hip = P[:, FEET_ROWS[f"{side}_hip"]]
+        knee = hip + 0.42 * down
+        ankle = knee - 0.40 * F
+        P[:, FEET_ROWS[f"{side}_knee"]], P[:, FEET_ROWS[f"{side}_ankle"]] = knee, ankle
+        P[:, FEET_ROWS[f"{side}_foot_index"]] = ankle - 0.17 * F
+        P[:, FEET_ROWS[f"{side}_heel"]] = ankle - 0.05 * down
+    toe = P[:, FEET_ROWS["left_foot_index"]] - P[:, FEET_ROWS["left_ankle"]]
+    assert np.all(np.sum(toe * F, -1) < -FOOT_BACK * np.linalg.norm(toe, axis=-1))  # backwards indeed
+    out, turned = point_feet_forward(P, _rays(P), FEET_ROWS)
+    assert turned == [0, 0]
+    assert np.array_equal(out, P)
