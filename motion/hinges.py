@@ -99,7 +99,7 @@ def _other_side_on_ray(point: np.ndarray, ray: np.ndarray, centre: np.ndarray) -
 def point_feet_forward(points: np.ndarray, rays: np.ndarray, rows: dict,
                        usable: np.ndarray | None = None) -> tuple[np.ndarray, list[int]]:
     """points (T,n,3) camera space (the camera at the origin); rays (T,n,3) unit directions of each point's
-    camera ray; rows: landmark name → index (ankle, heel, foot_index of both sides, hips, shoulders).
+    camera ray; rows: landmark name → index (knee, ankle, heel, foot_index of both sides, hips, shoulders).
     Returns (a corrected copy, [frames turned on the left foot, on the right foot]) (module docstring)."""
     out = np.array(points, dtype=np.float64, copy=True)
     ok = np.ones(len(out), bool) if usable is None else np.asarray(usable, bool)

@@ -416,20 +416,23 @@ class RigSolver:
                             {name: W_bones[i] for i, name in enumerate(self.bones)}, T, list(self.missing),
                             filled, held=held)
         if root_mode != "in_place":
-            _root_motion(solution, rest, usable, self.rest_points, self.foot_points(D), P, root_mode,
-                         trajectory, fps, foot_lock, standing=self.foot_points(D, lowest=False))
+            points = self._foot_point_sets(D)
+            _root_motion(solution, rest, usable, self.rest_points, self.foot_points(D, points=points), P, root_mode,
+                         trajectory, fps, foot_lock, standing=self.foot_points(D, lowest=False, points=points))
         return solution
 
-    def foot_points(self, D: np.ndarray, lowest: bool = True) -> dict[str, np.ndarray]:
+    def _foot_point_sets(self, D: np.ndarray) -> dict[str, np.ndarray]:
+        """Per foot, (T,p,3) its ankle/heel/toe points (hips at rest) for the posed bones' changes D."""
+        return {side: roots + np.einsum("tkij,pkj->tpi", D, offsets) for side, (roots, offsets) in self.feet.items()}
+
+    def foot_points(self, D: np.ndarray, lowest: bool = True, points: dict | None = None) -> dict[str, np.ndarray]:
         """Per foot, (T,3) the lowest of its ankle/heel/toe points each frame (hips at rest), from the
         posed bones' changes D (T,n+1,3,3; the last the identity). lowest=False: their mean, a point that
-        does not jump from heel to toe as the foot rolls (where a foot stands, for the foot lock)."""
-        feet = {}
-        for side, (roots, offsets) in self.feet.items():
-            points = roots + np.einsum("tkij,pkj->tpi", D, offsets)   # (T, p, 3)
-            feet[side] = (points[np.arange(len(points)), np.argmin(points[..., 2], axis=1)] if lowest
-                          else points.mean(1))
-        return feet
+        does not jump from heel to toe as the foot rolls (where a foot stands, for the foot lock).
+        points: _foot_point_sets(D), when already computed."""
+        points = self._foot_point_sets(D) if points is None else points
+        return {side: (p[np.arange(len(p)), np.argmin(p[..., 2], axis=1)] if lowest else p.mean(1))
+                for side, p in points.items()}
 
 
 def rig_solver(rest: RestPose, bone_map: dict[str, str]) -> RigSolver:
