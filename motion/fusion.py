@@ -50,7 +50,7 @@ feet 1.17 → 0.657/0.833, feet 0.86; boxing 0.896/0.670, 1.08 → 0.897/0.665, 
 0.58 → 0.741/0.887, 0.40; jump_high 0.899/0.901, 0.52 → 0.902/0.899, 0.33; the walk toward the camera
 0.850/0.921, 0.63 → 0.848/0.913, 0.74; walk_high 0.893/0.892, 0.88 → 0.893/0.887, 0.85; the turn
 0.870/0.928, 1.08 → 0.869/0.931, 1.05; the walk across 0.846/0.931, 0.31 → 0.848/0.931, 0.32; Pose2Sim cam04
-0.879/0.821 → 0.874/0.818, the other three within 0.002 (their reference has no toe). With the ankle alone
+0.879/0.821 → 0.874/0.818, the other three within 0.002 (their toes were not measured then). With the ankle alone
 the mannequin's and boxing's feet came out worse than the detector's. Baked, the hips' false rise on clips
 without a jump falls (the mannequin 0.07 → 0.02 leg lengths, boxing 0.08 → 0.02). Tried and not taken: the
 heel too (boxing dir 0.907: the heel leaves the floor before the toe), the toe at a quarter of the weight

@@ -416,23 +416,21 @@ class RigSolver:
                             {name: W_bones[i] for i, name in enumerate(self.bones)}, T, list(self.missing),
                             filled, held=held)
         if root_mode != "in_place":
-            points = self._foot_point_sets(D)
-            _root_motion(solution, rest, usable, self.rest_points, self.foot_points(D, points=points), P, root_mode,
-                         trajectory, fps, foot_lock, standing=self.foot_points(D, lowest=False, points=points))
+            lowest, standing = self.foot_points(D)
+            _root_motion(solution, rest, usable, self.rest_points, lowest, standing, P, root_mode, trajectory, fps,
+                         foot_lock)
         return solution
 
-    def _foot_point_sets(self, D: np.ndarray) -> dict[str, np.ndarray]:
-        """Per foot, (T,p,3) its ankle/heel/toe points (hips at rest) for the posed bones' changes D."""
-        return {side: roots + np.einsum("tkij,pkj->tpi", D, offsets) for side, (roots, offsets) in self.feet.items()}
-
-    def foot_points(self, D: np.ndarray, lowest: bool = True, points: dict | None = None) -> dict[str, np.ndarray]:
-        """Per foot, (T,3) the lowest of its ankle/heel/toe points each frame (hips at rest), from the
-        posed bones' changes D (T,n+1,3,3; the last the identity). lowest=False: their mean, a point that
-        does not jump from heel to toe as the foot rolls (where a foot stands, for the foot lock).
-        points: _foot_point_sets(D), when already computed."""
-        points = self._foot_point_sets(D) if points is None else points
-        return {side: (p[np.arange(len(p)), np.argmin(p[..., 2], axis=1)] if lowest else p.mean(1))
-                for side, p in points.items()}
+    def foot_points(self, D: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Per foot, from the posed bones' changes D (T,n+1,3,3; the last the identity), hips at rest: (T,3) the
+        lowest of its ankle/heel/toe points each frame (heights, contacts), and (T,3) their mean, a point that does
+        not jump from heel to toe as the foot rolls (where a foot stands, for the foot lock)."""
+        lowest, standing = {}, {}
+        for side, (roots, offsets) in self.feet.items():
+            points = roots + np.einsum("tkij,pkj->tpi", D, offsets)   # (T, p, 3)
+            lowest[side] = points[np.arange(len(points)), np.argmin(points[..., 2], axis=1)]
+            standing[side] = points.mean(1)
+        return lowest, standing
 
 
 def rig_solver(rest: RestPose, bone_map: dict[str, str]) -> RigSolver:
@@ -467,13 +465,13 @@ def solve_points(P: np.ndarray, rest: RestPose, bone_map: dict[str, str], filled
                                             head_frames, head_weights)
 
 
-def _root_motion(solution: Solution, rest: RestPose, usable, rest_points, feet, P, mode, trajectory, fps,
-                 foot_lock, standing=None) -> None:
+def _root_motion(solution: Solution, rest: RestPose, usable, rest_points, feet, standing, P, mode, trajectory, fps,
+                 foot_lock) -> None:
     """The body's translation: vertical grounding (the lowest foot point stays on the rest pose's
     floor) while a foot is planted and the camera-based height in flight (jumps, hops, falls), plus
     horizontal travel from the camera-based trajectory scaled to the rig, with planted feet locked.
-    feet: RigSolver.foot_points, the lowest points (heights, contacts); standing: the feet's mean points
-    (RigSolver.foot_points(lowest=False)), where a planted foot is held and its slide measured (None: feet).
+    feet, standing: RigSolver.foot_points, the feet's lowest points (heights, contacts) and their mean points
+    (where a planted foot is held and its slide measured).
     Holding the lowest point instead, the lock jerked the root by the heel-to-toe distance whenever the
     lowest point changed during a contact (tools/bench_accuracy.py, the rigs' ankles' horizontal speed over
     the truth's planted frames, cm/frame, lowest → mean: the mannequin 0.89 → 0.53, the walk toward the
@@ -507,11 +505,10 @@ def _root_motion(solution: Solution, rest: RestPose, usable, rest_points, feet, 
         if mode in ("hips", "root_bone"):
             offset[:, :2] = travel
             if foot_lock:
-                where = feet if standing is None else standing
-                placed = {side: f + offset for side, f in where.items()}
+                placed = {side: f + offset for side, f in standing.items()}
                 solution.foot_skate["before"] = foot_skate(placed, contacts)
                 offset = lock_feet(offset, placed, contacts)
-                solution.foot_skate["after"] = foot_skate({s: f + offset for s, f in where.items()}, contacts)
+                solution.foot_skate["after"] = foot_skate({s: f + offset for s, f in standing.items()}, contacts)
     solution.root_offset = offset
     root_bone = usable.get("root")
     if (mode == "root_bone" and root_bone and root_bone != carrier

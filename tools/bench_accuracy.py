@@ -51,6 +51,7 @@ JOINTS = ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_
 LIMBS = {"upper_arm.L": (0, 2), "upper_arm.R": (1, 3), "forearm.L": (2, 4), "forearm.R": (3, 5),
          "thigh.L": (6, 8), "thigh.R": (7, 9), "shin.L": (8, 10), "shin.R": (9, 11)}
 FEET = (("left_ankle", "left_foot_index"), ("right_ankle", "right_foot_index"))
+ANKLES = [JOINTS.index("left_ankle"), JOINTS.index("right_ankle")]
 MIRROR = {"upper_arm.L": "upper_arm.R", "forearm.L": "forearm.R", "thigh.L": "thigh.R", "shin.L": "shin.R"}
 MIRROR.update({v: k for k, v in MIRROR.items()})
 
@@ -319,7 +320,7 @@ def run(model="full", write=None, skip_mannequin=False):
             if root is not None and ref_hips is not None:
                 r = root_metrics(root[0], root[1], ref_hips[:n], ref_leg)
                 m.update(path=f"{r['path']:.2f} (of {r['travel']:.1f})", rise=f"{r['rise']:.2f} / {r['rise_truth']:.2f}",
-                         slide=f"{slide(J[:, 10:12], root[1], ref_J[:, 10:12], ref_leg, raw.fps):.2f}")
+                         slide=f"{slide(J[:, ANKLES], root[1], ref_J[:, ANKLES], ref_leg, raw.fps):.2f}")
             rows.append(m)
         raw_row = next(r for r in rows if r["clip"] == name and r["stage"] == "raw landmarks")
         for r in rows:
