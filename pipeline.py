@@ -21,6 +21,7 @@ from .capture.job import CaptureJob, CaptureRequest
 from .capture.track import PoseTrack
 from .motion.filters import DEFAULT_CUTOFF_HZ, smooth_track
 from .motion.fusion import fuse_track
+from .motion.gait import lens_from_walk
 from .motion.hands import smooth_hands
 from .motion.sides import fix_side_flips
 from .retarget.rig import RestPose
@@ -287,8 +288,9 @@ def clean(track: PoseTrack, options: Options, report: Report | None = None) -> P
             report.info(f"left/right flips of the detector undone on {sides.frames} frames")
         for line in getattr(sides, "messages", []):
             report.warning(line)
+    camera = options.camera or walk_camera(track, report)
     if options.fusion:
-        track, fused = fuse_track(track, **(options.camera or {}))
+        track, fused = fuse_track(track, **(camera or {}))
         report.facts["fusion_ms_per_frame"] = fused.ms_per_frame
     if options.smoothing not in SMOOTHING:
         raise MotionError(f"Unknown smoothing '{options.smoothing}': choose one of {', '.join(SMOOTHING)}.")
@@ -303,7 +305,21 @@ def clean(track: PoseTrack, options: Options, report: Report | None = None) -> P
     if left:
         report.warning(f"{left} frames without a person were left unkeyed (Blender interpolates between the "
                        f"neighbouring keys)")
+    if camera:  # the lens the solver's root motion uses too
+        track.extra["camera"] = dict(camera)
     return track
+
+
+def walk_camera(track: PoseTrack, report: Report) -> dict | None:
+    """No lens given: the one a walk toward or away from the camera implies (motion.gait), else None
+    (the 60° guess). Said in the report either way; `--fov` / `--focal-mm` override it."""
+    lens = lens_from_walk(track)
+    report.facts["lens"] = {"fov_deg": lens.fov_deg, "cadence": lens.cadence, "reason": lens.reason}
+    if lens.focal_px is None:
+        return None
+    report.info(f"lens read from the walk ({lens.cadence:.0f} steps/min): {lens.fov_deg:.0f}° across the "
+                f"longer side instead of the 60° guess; give --fov or --focal-mm when you know it")
+    return lens.camera
 
 
 # ----------------------------------------------------------------------------------------------
@@ -353,7 +369,7 @@ def solve_cleaned(raw: PoseTrack, cleaned: PoseTrack, rest: RestPose, bone_map: 
                   report: Report) -> Motion:
     """Solve an already cleaned track (`clean`) onto the rig."""
     solution = solve(cleaned, rest, bone_map, root_mode=options.root_mode, foot_lock=options.foot_lock,
-                     camera=options.camera, level=options.level)  # fingers whenever the take has hands
+                     camera=options.camera or cleaned.extra.get("camera"), level=options.level)  # fingers whenever the take has hands
     if solution.foot_skate:
         report.info(f"foot skate while planted: {100 * solution.foot_skate['before']:.2f} cm/frame before "
                     f"locking, {100 * solution.foot_skate['after']:.2f} cm/frame after")

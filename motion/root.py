@@ -111,7 +111,8 @@ def world_trajectory(track, fov_deg: float | None = None, focal_px: float | None
     P = mediapipe_to_blender(track.world_landmarks)
     level = _rotation_to_z(estimate_up(P, root))
     feet_z = np.einsum("ij,tnj->tni", level, P[:, FEET] + root[:, None])[..., 2]
-    floor = float(np.nanmedian(np.nanmin(feet_z, axis=1))) if np.isfinite(feet_z).any() else 0.0
+    lowest = np.min(np.where(np.isfinite(feet_z), feet_z, np.inf), axis=1)  # frames without a person: inf
+    floor = float(np.median(lowest[np.isfinite(lowest)])) if np.isfinite(lowest).any() else 0.0
     hips = root @ level.T
     hips[:, 2] -= floor
     return level, hips, floor
