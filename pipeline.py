@@ -66,7 +66,8 @@ class Options:
     smooth_hz: float = DEFAULT_CUTOFF_HZ
     root_mode: str = "hips"             # hips | root_bone | grounded | in_place
     foot_lock: bool = True
-    fov_deg: float | None = None        # camera field of view across the longer side (default 60)
+    fov_deg: float | None = None        # camera field of view across the longer side (None: read from a
+    #                                     walk toward or away from the camera, else 60; see walk_camera)
     focal_mm: float | None = None       # or the lens, full-frame equivalent
     rig: str | dict | None = "auto"     # auto | preset | bone map JSON path | {role: bone}
     face: bool = False                  # capture the face too; keyed (the head follows it) whenever the take has one
@@ -114,8 +115,8 @@ class Options:
                 values[f.name] = getattr(settings, f.name)
         if hasattr(settings, "keep_flips"):
             values["fix_sides"] = not settings.keep_flips
-        if values.get("fov_deg") == 0:
-            values["fov_deg"] = None
+        if values.get("fov_deg") == 0 or not getattr(settings, "lens_known", True):
+            values["fov_deg"] = None  # no lens known: read from a walk, else the 60° guess (walk_camera)
         if values.get("focal_mm") == 0:
             values["focal_mm"] = None
         if values.get("person") in (0, -1):  # a panel's "none chosen"
@@ -368,8 +369,9 @@ def performer_lengths(cleaned: PoseTrack) -> dict[str, float]:
 def solve_cleaned(raw: PoseTrack, cleaned: PoseTrack, rest: RestPose, bone_map: dict, options: Options,
                   report: Report) -> Motion:
     """Solve an already cleaned track (`clean`) onto the rig."""
+    # fingers whenever the take has hands; the lens: the user's, else the one clean() read from a walk
     solution = solve(cleaned, rest, bone_map, root_mode=options.root_mode, foot_lock=options.foot_lock,
-                     camera=options.camera or cleaned.extra.get("camera"), level=options.level)  # fingers whenever the take has hands
+                     camera=options.camera or cleaned.extra.get("camera"), level=options.level)
     if solution.foot_skate:
         report.info(f"foot skate while planted: {100 * solution.foot_skate['before']:.2f} cm/frame before "
                     f"locking, {100 * solution.foot_skate['after']:.2f} cm/frame after")

@@ -178,6 +178,10 @@ class VIDEO_MOCAP_PG_settings(bpy.types.PropertyGroup):
                                                   "right (seen as limbs jumping across the body)")
     foot_lock: bpy.props.BoolProperty(name="Foot Locking", default=True,
                                       description="Keep planted feet from sliding (with root motion)")
+    lens_known: bpy.props.BoolProperty(name="Known Lens", default=False,
+                                       description="Use the Camera FOV below. Off: the lens is read from a walk "
+                                                   "toward or away from the camera when the take has one, else "
+                                                   "60° is assumed (the report says which)")
     fov_deg: bpy.props.FloatProperty(name="Camera FOV", default=60.0,
                                      min=RANGES["fov_deg"][0], max=RANGES["fov_deg"][1],
                                      description="The video camera's field of view across the longer side "

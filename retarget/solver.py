@@ -8,7 +8,7 @@ import numpy as np
 from ..capture.landmarks import INDEX as I
 from ..capture.landmarks import mediapipe_to_blender
 from ..capture.track import PoseTrack
-from ..motion.feet import AIR_M, air_heights, detect_contacts, flight_offset, foot_skate, lock_feet
+from ..motion.feet import AIR_M, air_heights, detect_contacts, flight_offset, foot_skate, lock_feet, still_in_image
 from ..motion.root import world_trajectory
 from .body import PART_ROLES, part_frame_stack, part_frames, rest_landmarks
 from .hands import (
@@ -140,6 +140,9 @@ def solve(track: PoseTrack, rest: RestPose, bone_map: dict[str, str], root_mode:
         if level:
             P = P @ rotation.T
     extra = {}
+    if trajectory is not None:  # feet the picture shows standing still: planted whatever the lens (feet.py)
+        still = still_in_image(track.image_landmarks, track.frame_size, track.fps)
+        extra["still"] = {"L": still["left"], "R": still["right"]}
     if face and getattr(track, "face_landmarks", None) is not None:
         extra["head_frames"] = face_head_frames(track, rotation if level else None, camera)
     if hands and getattr(track, "hand_world_landmarks", None) is not None:
@@ -375,7 +378,7 @@ class RigSolver:
     def solve(self, P: np.ndarray, filled: int = 0, reliable: dict[str, np.ndarray] | None = None,
               root_mode: str = "in_place", trajectory: np.ndarray | None = None, fps: float = 30.0,
               foot_lock: bool = True, head_frames: np.ndarray | None = None,
-              head_weights: np.ndarray | None = None) -> Solution:
+              head_weights: np.ndarray | None = None, still: dict[str, np.ndarray] | None = None) -> Solution:
         """See solve_points."""
         if root_mode not in ROOT_MODES:
             raise ValueError(f"root_mode must be one of {ROOT_MODES}")
@@ -418,7 +421,7 @@ class RigSolver:
         if root_mode != "in_place":
             lowest, standing = self.foot_points(D)
             _root_motion(solution, rest, usable, self.rest_points, lowest, standing, P, root_mode, trajectory, fps,
-                         foot_lock)
+                         foot_lock, still)
         return solution
 
     def foot_points(self, D: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -451,7 +454,8 @@ def rig_solver(rest: RestPose, bone_map: dict[str, str]) -> RigSolver:
 def solve_points(P: np.ndarray, rest: RestPose, bone_map: dict[str, str], filled: int = 0,
                  reliable: dict[str, np.ndarray] | None = None, root_mode: str = "in_place",
                  trajectory: np.ndarray | None = None, fps: float = 30.0, foot_lock: bool = True,
-                 head_frames: np.ndarray | None = None, head_weights: np.ndarray | None = None) -> Solution:
+                 head_frames: np.ndarray | None = None, head_weights: np.ndarray | None = None,
+                 still: dict[str, np.ndarray] | None = None) -> Solution:
     """Landmarks P (T,33,3) in Blender axes → local rotations of the mapped bones (and the spine bones
     between hips and chest, which share the torso's twist).
 
@@ -460,13 +464,15 @@ def solve_points(P: np.ndarray, rest: RestPose, bone_map: dict[str, str], filled
     (metres, floor at z = 0), needed for 'hips' and 'root_bone' (else those act like 'grounded').
     head_frames: (T,3,3) the head's orientation from the face (columns left, up, forward, P's axes; NaN
     where no face, see face_head_frames): replaces the head's part frame there, eased back to the body's
-    (head_weights (T,) 0..1 to choose the blend; default 1 where given, fading over FACE_HEAD_FADE_S)."""
+    (head_weights (T,) 0..1 to choose the blend; default 1 where given, fading over FACE_HEAD_FADE_S).
+    still: 'L'/'R' → (T,) bool, the feet the picture shows standing still (motion.feet.still_in_image):
+    planted there too while low and not in the air."""
     return rig_solver(rest, bone_map).solve(P, filled, reliable, root_mode, trajectory, fps, foot_lock,
-                                            head_frames, head_weights)
+                                            head_frames, head_weights, still)
 
 
 def _root_motion(solution: Solution, rest: RestPose, usable, rest_points, feet, standing, P, mode, trajectory, fps,
-                 foot_lock) -> None:
+                 foot_lock, still=None) -> None:
     """The body's translation: vertical grounding (the lowest foot point stays on the rest pose's
     floor) while a foot is planted and the camera-based height in flight (jumps, hops, falls), plus
     horizontal travel from the camera-based trajectory scaled to the rig, with planted feet locked.
@@ -496,7 +502,8 @@ def _root_motion(solution: Solution, rest: RestPose, usable, rest_points, feet, 
         camera = scale * trajectory[:, 2] + floor - hip_rest
         air = air_heights({side: f[:, 2] for side, f in feet.items()}, ground, camera, floor, fps)
         placed = {side: f + np.column_stack([travel, ground]) for side, f in feet.items()}
-        contacts = {side: detect_contacts(f, fps, floor, scale=contact_scale, air=air[side])
+        contacts = {side: detect_contacts(f, fps, floor, scale=contact_scale, air=air[side],
+                                          still=(still or {}).get(side))
                     for side, f in placed.items()}
         solution.contacts = contacts
         grounded = np.any(np.stack(list(contacts.values())), axis=0)

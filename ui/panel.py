@@ -203,7 +203,10 @@ class VIDEO_MOCAP_PT_motion(_VideoMocapPanel, bpy.types.Panel):
         if root_motion:
             layout.prop(settings, "foot_lock")
         if root_motion or settings.fusion:
-            layout.prop(settings, "fov_deg")
+            layout.prop(settings, "lens_known")
+            row = layout.row()
+            row.active = settings.lens_known
+            row.prop(settings, "fov_deg")
         if settings.face:
             col = layout.column(heading="Face")
             col.prop(settings, "face_strength")

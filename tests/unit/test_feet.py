@@ -94,3 +94,26 @@ def test_feet_still_in_the_image():
     # too short a clip, or no torso: nothing
     assert not still_in_image(P[:4], (1000, 1000), fps)["left"].any()
     assert not still_in_image(np.full((T, 33, 3), np.nan), (1000, 1000), fps)["left"].any()
+
+
+def test_a_foot_still_in_the_picture_is_planted_through_3d_jitter_but_not_when_it_swings():
+    """detect_contacts(still=…): the picture's stillness plants a low foot whose 3D position jitters (the
+    camera-based travel's depth noise, which grows with the lens), not one the 3D has swinging fast (a
+    foot swinging toward the camera barely moves in the picture), nor one in the air."""
+    from video_mocap.motion.feet import SPEED_M_S, STILL_3D, detect_contacts
+
+    fps, T = 30.0, 60
+    angles = np.random.default_rng(4).uniform(0, 2 * np.pi, T)
+    jitter = np.zeros((T, 3))
+    jitter[:, :2] = np.cumsum(0.017 * np.stack([np.cos(angles), np.sin(angles)], 1), axis=0)  # 0.51 m/s of noise
+    jitter[:, 2] = 0.02
+    still = np.ones(T, bool)
+    assert SPEED_M_S < 0.017 * fps < STILL_3D * SPEED_M_S
+    assert not detect_contacts(jitter, fps).any()             # the 3D alone loses the stance
+    assert detect_contacts(jitter, fps, still=still).all()    # the picture keeps it
+    swing = np.zeros((T, 3))
+    swing[:, 1] = np.arange(T) * 1.5 / fps                    # 1.5 m/s toward the camera, low
+    swing[:, 2] = 0.03
+    assert not detect_contacts(swing, fps, still=still).any()
+    air = np.full(T, 0.3)                                     # the camera puts it 30 cm up
+    assert not detect_contacts(jitter, fps, air=air, still=still).any()

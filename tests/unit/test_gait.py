@@ -155,7 +155,7 @@ def _travel(motion, rig_leg):
 
 def test_the_pipeline_walks_the_true_distance_with_the_lens_it_read():
     """The root motion of a walk toward a 30° camera: with the lens read from the walk the rig travels
-    the true distance (in leg lengths); under the 60° guess it travelled about half. A lens the user
+    the true distance (in leg lengths); under the 60° guess it travelled two thirds of it. A lens the user
     gives wins, and the report says which lens was used."""
     P = walker()
     track = track_of(P, 30.0)
@@ -174,7 +174,7 @@ def test_the_pipeline_walks_the_true_distance_with_the_lens_it_read():
                       guessed_report)
     assert "lens" not in guessed_report.facts  # the user's lens: nothing read
     assert abs(_travel(read, rig_leg) / true_travel - 1) < 0.15, (_travel(read, rig_leg), true_travel)
-    assert _travel(guessed, rig_leg) / true_travel < 0.65
+    assert _travel(guessed, rig_leg) / true_travel < 0.75
 
 
 def test_clean_leaves_the_input_track_alone_and_keeps_a_given_lens():

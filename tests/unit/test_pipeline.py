@@ -30,6 +30,10 @@ def test_options_from_the_command_and_from_the_panel_agree():
     assert a.camera == {"fov_deg": 50.0} and a.frames == (10, 20)
     assert Options.from_args(cli_args(focal_mm=26.0)).camera == {"focal_mm": 26.0}
     assert Options.from_args(cli_args(bone_map="m.json")).rig == "m.json"
+    # the panel's "Known Lens" off: no lens given, as the command without --fov (read from a walk, else 60°)
+    unknown = Options.from_settings(SimpleNamespace(**vars(panel), lens_known=False), frames=(10, 20))
+    assert unknown.camera is None and unknown.camera == Options.from_args(cli_args(fov=None)).camera
+    assert Options.from_settings(SimpleNamespace(**vars(panel), lens_known=True)).camera == {"fov_deg": 50.0}
 
 
 def test_number_options_have_one_range_for_every_front_end():
