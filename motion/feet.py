@@ -44,10 +44,11 @@ def detect_contacts(foot: np.ndarray, fps: float, floor_z: float = 0.0, scale: f
     """foot (T,3): lowest point of one foot per frame → (T,) bool planted.
 
     still (T,) bool: frames the picture shows this foot standing still (`still_in_image`): planted too while
-    low (1.5 × height) and not in the air, however fast the 3D says it moves. The 3D foot's speed includes
-    the camera-based travel, whose depth is the noisiest part and grows with the lens; the picture's is the
-    same through any lens (rendered clips, truth-standing frames called planted, 3D alone → with the
-    picture: boxing 0.50 → 0.97, the turn 0.61 → 0.85, the walk toward the camera 0.85 → 0.99).
+    low (1.5 × height), not in the air and slower in 3D than STILL_3D × speed. The 3D foot's speed includes
+    the camera-based travel, whose depth is the noisiest part and grows with the lens; the picture's does not
+    depend on the lens. The 3D cap keeps out a foot swinging toward the camera, which barely moves in the
+    picture (uncapped, it held the body back: the rendered walk toward the camera's root path 0.06 → 0.16 leg
+    lengths; capped 0.04).
 
     air (T,): the foot's height above the floor seen by the camera (see `air_heights`); frames
     above air_height are never planted, and a contact ends as the foot starts to rise into such a
