@@ -15,10 +15,11 @@ is seen in the image (the ankles' alternation) and the leg length is metric (the
 walking speed is known in metres per second; the lens is the one whose hip path (perspective-n-point,
 motion.root.world_trajectory) walks at that speed. Only the path's depth part depends on the lens (its
 sideways part does not), so the estimate is made only when the person walks mostly in depth, steadily,
-in a straight line, for at least `MIN_STRIDES` strides; otherwise the guess stands and the reason is
-given. A walk whose own walk ratio is off by x% gives a focal length off by about 2x% (the rendered
-fixture's slow walk, 0.0049 m per step/min, comes out 1.3× long: 22° for its 30°; still far nearer than
-the 60° guess, and the root path 0.30 → 0.06 leg lengths).
+in a straight line, for at least two seconds and `MIN_STRIDES` strides (read over the take's longest
+walking stretch: standing before or after it is left out); otherwise the guess stands and the reason is
+given. A walker whose step length is off the usual ratio by a factor s gives a focal length off by about
+1/s (the rendered fixture's slow walk, 0.0049 m per step/min, comes out 1.3× long: 22° for its 30°; still
+far nearer than the 60° guess, and the root path 0.30 → 0.04 leg lengths).
 
     lens_from_walk(track, fov_deg=None) -> WalkLens(focal_px | None, fov_deg | None, cadence, speed, reason)
 """
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..capture.landmarks import INDEX as I
+from .feet import runs
 from .root import intrinsics, world_trajectory
 
 WALK_RATIO = 0.0078          # step length ÷ (leg length × steps per minute)
@@ -39,6 +41,8 @@ MIN_STRAIGHT = 0.9           # share of the hips' horizontal spread a steady str
 MAX_SIDEWAYS = 0.5           # the sideways speed at most this share of the walking speed
 FOCAL_RANGE = (0.25, 4.0)    # the estimate at most this far from the guess (× its focal length)
 ITERATIONS = 3               # the levelling depends a little on the lens: re-solve with the estimate
+WALKING = 0.4                # a frame is walking while the hips move at this share of the clip's brisk pace
+PACE_S = 1.0                 # over this window (about a stride), the pace's smoothing
 
 
 @dataclass(frozen=True)
@@ -127,18 +131,43 @@ def _walk_velocity(track, focal_px: float) -> tuple[np.ndarray, float]:
     return coef[0], straight
 
 
+def walking_stretch(track, focal_px: float) -> tuple[int, int]:
+    """The longest run of frames [start, stop) where the hips travel (under a lens: only the speed's scale
+    depends on it) at WALKING × the clip's brisk pace (its 90th percentile), over PACE_S windows: a take
+    that stands before or after its walk is read over the walk."""
+    _, hips, _ = world_trajectory(track, focal_px=focal_px)
+    ok = np.isfinite(hips).all(1)
+    T = len(hips)
+    if ok.sum() < 2:
+        return 0, T
+    frames = np.arange(T)
+    filled = np.stack([np.interp(frames, frames[ok], hips[ok, k]) for k in range(2)], 1)
+    half = max(1, int(round(PACE_S * track.fps / 2)))
+    ahead, behind = np.minimum(frames + half, T - 1), np.maximum(frames - half, 0)
+    pace = np.linalg.norm(filled[ahead] - filled[behind], axis=1) / np.maximum(ahead - behind, 1)
+    walking = pace >= WALKING * np.percentile(pace, 90)
+    best = (0, T)
+    length = 0
+    for a, b in runs(walking):
+        if b - a > length:
+            best, length = (a, b), b - a
+    return best
+
+
 def lens_from_walk(track, fov_deg: float | None = None) -> WalkLens:
     """The lens a walk toward (or away from) the camera implies, starting from the guess `fov_deg`
-    (None: motion.root's default). See the module docstring; never raises on a clip that does not
-    walk, it says why in `reason`."""
+    (None: motion.root's default), read over the take's longest walking stretch (`walking_stretch`). See
+    the module docstring; never raises on a clip that does not walk, it says why in `reason`."""
     guess = float(intrinsics(track.frame_size, fov_deg)[0, 0])
+    start, stop = walking_stretch(track, guess)
+    track = track.sliced(start, stop)
     steps, share, strides = cadence(track)
 
     def none(reason, speed=float("nan")):
         return WalkLens(None, steps, speed, reason, tuple(track.frame_size))
 
     if not np.isfinite(steps):
-        return none("no walk: under two seconds of the person")
+        return none("no walk: under two seconds of the person travelling")
     if share < MIN_RHYTHM or not CADENCE[0] <= steps <= CADENCE[1]:
         return none("no walk: no steady stepping rhythm")
     if strides < MIN_STRIDES:

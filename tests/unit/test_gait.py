@@ -138,6 +138,13 @@ def test_a_clip_too_short_or_without_steps_keeps_the_guess():
     assert lens_from_walk(track_of(still, 30.0)).focal_px is None
 
 
+def test_a_take_that_stands_before_and_after_its_walk_is_read_over_the_walk():
+    walk = walker()
+    P = np.concatenate([np.repeat(walk[:1], 45, 0), walk, np.repeat(walk[-1:], 45, 0)])  # 1.5 s still each end
+    lens = lens_from_walk(track_of(P, 30.0))
+    assert abs(lens.fov_deg - 30.0) < 3.0, lens
+
+
 def test_missing_frames_do_not_break_the_estimate():
     track = track_of(walker(), 30.0)
     track.detected[40:55] = False
