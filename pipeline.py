@@ -315,7 +315,8 @@ def walk_camera(track: PoseTrack, report: Report) -> dict | None:
     """No lens given: the one a walk toward or away from the camera implies (motion.gait), else None
     (the 60° guess). Said in the report either way; `--fov` / `--focal-mm` override it."""
     lens = lens_from_walk(track)
-    report.facts["lens"] = {"fov_deg": lens.fov_deg, "cadence": lens.cadence, "reason": lens.reason}
+    report.facts["lens"] = {"fov_deg": lens.fov_deg, "reason": lens.reason,
+                            "cadence": float(lens.cadence) if np.isfinite(lens.cadence) else None}
     if lens.focal_px is None:
         return None
     report.info(f"lens read from the walk ({lens.cadence:.0f} steps/min): {lens.fov_deg:.0f}° across the "

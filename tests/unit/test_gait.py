@@ -173,7 +173,10 @@ def test_the_pipeline_walks_the_true_distance_with_the_lens_it_read():
     options = Options(smoothing="none", fix_sides=False)
     report = Report()
     read = process(track, rig, BONE_MAP, options, report)
-    assert abs(report.facts["lens"]["fov_deg"] - 30.0) < 3.0
+    assert abs(report.facts["lens"]["fov_deg"] - 30.0) < 3.0 and abs(report.facts["lens"]["cadence"] - 90) < 2
+    still_report = Report()
+    clean(track_of(walker(travels=False), 30.0), Options(), still_report)  # no walk: said why, no NaN
+    assert still_report.facts["lens"]["fov_deg"] is None and still_report.facts["lens"]["reason"].startswith("no walk")
     assert "camera" in read.track.extra
     assert any("lens read from the walk" in m.text for m in report.messages)
     guessed_report = Report()
