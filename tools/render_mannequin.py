@@ -54,6 +54,8 @@ The other motions (same scene, camera and render settings; only the frame count 
   down, with a wider lens (50 deg across the frame's height instead of 30): the held-out clips' cameras are
   not this scene's, and the fusion's lens guess (60 deg) is nearer this one.
 - jump_high (75 frames, 2.5 s): the jump seen by that camera (HIGH_CAMERA).
+- walk_away (90 frames, 3 s): the same walk away from the camera, seen from behind (the body turned 195 deg,
+  drifting a little to the image's left), from 4.6 m to 6.2 m away, through the default 30 deg camera.
 
 Outputs in the folder:
 - mannequin.mp4    mp4v, 30 fps, PARAMS resolution; frames/NNNN.png are the rendered frames
@@ -103,7 +105,7 @@ PARAMS = {
 HIGH_CAMERA = {"camera_location": (0.0, -4.6, 1.9), "camera_pitch_deg": 12.0, "camera_vertical_fov_deg": 50.0}
 
 # The motions (see the module docstring); each may override PARAMS (the default overrides nothing).
-MOTIONS = ("default", "jump", "turn", "boxing", "walk", "walk_side", "walk_high", "jump_high")
+MOTIONS = ("default", "jump", "turn", "boxing", "walk", "walk_side", "walk_high", "jump_high", "walk_away")
 MOTION_PARAMS = {
     "default": {},
     "jump": {"frames": 75},        # 2.5 s
@@ -113,6 +115,7 @@ MOTION_PARAMS = {
     "walk_side": {"frames": 90, "camera_location": (0.0, -6.0, 1.0)},   # 3.0 s; the camera 6 m away: in view
     "walk_high": {"frames": 90, **HIGH_CAMERA},
     "jump_high": {"frames": 75, **HIGH_CAMERA},
+    "walk_away": {"frames": 90},   # 3.0 s
 }
 
 OUTPUTS = ("mannequin.mp4", "truth.npz", "mannequin.blend")
@@ -551,6 +554,7 @@ def pose_boxing(t: float):
 # bobbing (highest at mid-stance), the arms swinging WALK_SWING_DEG against the legs.
 WALK_YAW, WALK_START = 15.0, -1.6
 WALK_SIDE_YAW, WALK_SIDE_START = 75.0, -0.8
+WALK_AWAY_YAW, WALK_AWAY_START = 195.0, 0.0
 WALK_CYCLE, WALK_STANCE, WALK_REACH, WALK_LIFT, WALK_SWING_DEG = 44.0, 27.0, 0.25, 0.08, 20.0
 WALK_SPEED = 2 * WALK_REACH / WALK_STANCE                  # m/frame: the hips pass the planted foot in stance
 WALK_STRIKE = {"L": 0.0, "R": WALK_CYCLE / 2}              # a heel strike of each foot (frames)
@@ -587,8 +591,12 @@ def pose_walk_side(t: float):
     return pose_walk(t, WALK_SIDE_YAW, WALK_SIDE_START)
 
 
+def pose_walk_away(t: float):
+    return pose_walk(t, WALK_AWAY_YAW, WALK_AWAY_START)
+
+
 POSES = {"default": pose_at, "jump": pose_jump, "turn": pose_turn, "boxing": pose_boxing, "walk": pose_walk,
-         "walk_side": pose_walk_side, "walk_high": pose_walk, "jump_high": pose_jump}
+         "walk_side": pose_walk_side, "walk_high": pose_walk, "jump_high": pose_jump, "walk_away": pose_walk_away}
 
 
 # ---------------------------------------------------------------------------------------------------------
