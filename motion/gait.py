@@ -31,6 +31,7 @@ import numpy as np
 
 from ..capture.landmarks import INDEX as I
 from .feet import runs
+from .proportions import segment_lengths
 from .root import intrinsics, world_trajectory
 
 WALK_RATIO = 0.0078          # step length ÷ (leg length × steps per minute)
@@ -110,11 +111,12 @@ def cadence(track) -> tuple[float, float, float]:
 
 
 def leg_length(track) -> float:
-    """The detector's hip-joint-to-ankle length (metres, median over frames and sides)."""
-    W = track.world_landmarks.astype(np.float64)
-    legs = [np.linalg.norm(W[:, I[f"{s}_hip"]] - W[:, I[f"{s}_knee"]], axis=-1)
-            + np.linalg.norm(W[:, I[f"{s}_knee"]] - W[:, I[f"{s}_ankle"]], axis=-1) for s in ("left", "right")]
-    return float(np.nanmedian(np.concatenate(legs)))
+    """The detector's hip-joint-to-ankle length (metres): thigh + shin, each motion.proportions'
+    robust, visibility-weighted median over the frames and sides."""
+    seen = track.detected.astype(bool)
+    lengths = segment_lengths(track.world_landmarks[seen].astype(np.float64), track.visibility[seen],
+                              segments=("thigh", "shin"))
+    return float(lengths["thigh"] + lengths["shin"])
 
 
 def _walk_velocity(track, focal_px: float) -> tuple[np.ndarray, float]:
