@@ -109,7 +109,8 @@ def build_parser(prog: str = "cli.py", description: str | None = None) -> argpar
                     help="use the detector's 3D landmarks as they are (by default they are fused with the image: "
                          "camera rays, constant bone lengths)")
     ap.add_argument("--fov", type=float, help="the camera's field of view across the longer side, degrees "
-                                              "(default 60, a phone's main camera)")
+                                              "(default: read from a walk toward or away from the camera when "
+                                              "the take has one, else 60, a phone's main camera)")
     ap.add_argument("--focal-mm", type=float, help="the lens focal length in mm, full-frame equivalent")
     ap.add_argument("--frames", help="video frames A:B (A inclusive, B exclusive, 0-based)")
     ap.add_argument("--quiet", action="store_true", help="no progress on stderr")
