@@ -175,6 +175,8 @@ def lens_from_walk(track, fov_deg: float | None = None) -> WalkLens:
     if strides < MIN_STRIDES:
         return none(f"no walk: {strides:.1f} strides, fewer than {MIN_STRIDES}")
     speed = WALK_RATIO * leg_length(track) * steps * steps / 60.0  # m/s: step length × steps per second
+    if not speed > 0:  # no leg measured
+        return none("no walk: the legs were not measured")
     focal = guess
     for _ in range(ITERATIONS):
         (sideways, depth), straight = _walk_velocity(track, focal)
