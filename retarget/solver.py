@@ -466,7 +466,7 @@ def solve_points(P: np.ndarray, rest: RestPose, bone_map: dict[str, str], filled
     where no face, see face_head_frames): replaces the head's part frame there, eased back to the body's
     (head_weights (T,) 0..1 to choose the blend; default 1 where given, fading over FACE_HEAD_FADE_S).
     still: 'L'/'R' → (T,) bool, the feet the picture shows standing still (motion.feet.still_in_image):
-    planted there too while low and not in the air."""
+    planted there too while low, not in the air and not fast in 3D (motion.feet.detect_contacts)."""
     return rig_solver(rest, bone_map).solve(P, filled, reliable, root_mode, trajectory, fps, foot_lock,
                                             head_frames, head_weights, still)
 
